@@ -1,0 +1,223 @@
+# probe: one GNU Makefile (STYLE.md section 8).
+#
+#   make            build ./probe (installs missing Debian packages first)
+#   make deps       install the Debian packages the build and tests need
+#   make check      unit + integration tests, fuzz-corpus replay, then the
+#                   same suite under -fsanitize=address,undefined
+#   make check-asan only the sanitizer half of `make check`
+#   make fuzz       libFuzzer on every tests/fuzz target (FUZZ_SECONDS each)
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make demo       arrives with issue 3 (it says so)
+#
+# Every target that compiles or runs something depends on `deps`, so a fresh
+# Debian 12 machine needs nothing by hand.  pkg-config is asked lazily (at
+# recipe time, once), because on a fresh machine the .pc files appear only
+# after `deps` has run.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+.DELETE_ON_ERROR:
+.SUFFIXES:
+MAKEFLAGS += --no-print-directory
+
+PROBE_VERSION := 0.1.0
+PREFIX ?= /usr/local
+DESTDIR ?=
+FUZZ_SECONDS ?= 60
+
+# Debian packages: the build, the tests, the fuzzers.
+DEB_BUILD := gcc make pkg-config libc6-dev libcurl4-openssl-dev libc-ares-dev \
+	libssl-dev libpcap-dev libsqlite3-dev
+DEB_TEST := libcmocka-dev sqlite3
+DEB_FUZZ := clang libfuzzer-14-dev
+PKGS := libcurl libcares openssl libpcap sqlite3
+
+B := build
+# V=1 shows whole command lines.
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @printf '  %-6s %s\n' $(1) $(2)
+endif
+CC ?= gcc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+
+# Evaluated once, when first used in a recipe (after `deps` has run).
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
+PKG_LIBS = $(eval PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lm)$(PKG_LIBS)
+CMOCKA_LIBS = $(eval CMOCKA_LIBS := $(shell pkg-config --libs cmocka))$(CMOCKA_LIBS)
+GIT_REV := $(shell git rev-parse --short=10 HEAD 2>/dev/null || echo unknown)
+
+WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wvla -Wwrite-strings \
+	-Wshadow -Wformat=2 -Wmissing-prototypes -Wno-missing-field-initializers
+CFLAGS ?= -O2 -g
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -Isrc -I$(B)/gen \
+	-DPROBE_VERSION='"$(PROBE_VERSION)"' -DPROBE_GIT_REV='"$(GIT_REV)"' \
+	-include src/util/banned_pre.h
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+
+SRC := $(shell find src -name '*.c' | LC_ALL=C sort)
+LIB_SRC := $(filter-out src/main.c,$(SRC))
+SCHEMA := $(sort $(wildcard schema/[0-9][0-9][0-9]_*.sql))
+GEN_SRC := $(B)/gen/schema_sql.c
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+IT_SCRIPTS := $(sort $(wildcard tests/integration/[0-9][0-9][0-9][0-9]-*.sh))
+
+# Object sets for the normal (o) and sanitizer (asan) flavours.
+objs = $(patsubst %.c,$(B)/$(1)/%.o,$(LIB_SRC)) $(B)/$(1)/gen/schema_sql.o
+LIB_O := $(call objs,o)
+LIB_ASAN := $(call objs,asan)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/o/tests/%,$(UNIT_SRC))
+UNIT_ASAN := $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRC))
+REPLAY_BIN := $(patsubst tests/fuzz/%.c,$(B)/o/replay/%,$(FUZZ_SRC))
+REPLAY_ASAN := $(patsubst tests/fuzz/%.c,$(B)/asan/replay/%,$(FUZZ_SRC))
+DEPS_STAMP := $(B)/.deps-ok
+
+.PHONY: all deps deps-fuzz check check-asan test-bins fuzz install demo clean \
+	format
+
+all: probe
+
+# ---- dependencies ---------------------------------------------------------
+# Installs only what is missing; needs root (or sudo) only when something is.
+define install_debs
+	@missing=$$(for p in $(1); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing" $$missing; \
+		if [ "$$(id -u)" -eq 0 ]; then SUDO=; \
+		elif command -v sudo >/dev/null; then SUDO=sudo; \
+		else echo "deps: run 'make deps' as root to install:" $$missing >&2; \
+			exit 1; fi; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		$$SUDO apt-get update -qq && \
+		$$SUDO apt-get install -y -qq --no-install-recommends $$missing \
+			>/dev/null || exit 1; \
+	fi
+endef
+
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): Makefile
+	$(call install_debs,$(DEB_BUILD) $(DEB_TEST))
+	@pkg-config --exists $(PKGS) || \
+		{ echo "deps: pkg-config cannot find: $(PKGS)" >&2; exit 1; }
+	@curl-config --ssl-backends | grep -q OpenSSL || \
+		{ echo "deps: libcurl is not the OpenSSL flavour" >&2; exit 1; }
+	@mkdir -p $(@D) && touch $@
+
+deps-fuzz: $(DEPS_STAMP)
+	$(call install_debs,$(DEB_FUZZ))
+
+# ---- build ----------------------------------------------------------------
+probe: $(B)/o/src/main.o $(LIB_O)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(B)/asan/probe: $(B)/asan/src/main.o $(LIB_ASAN)
+	$(call say,LINK,$@)
+	$(Q)$(CC) -fsanitize=address,undefined -o $@ $^ $(PKG_LIBS)
+
+$(B)/o/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/asan/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(PKG_CFLAGS) $(ASAN_FLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/o/gen/%.o: $(B)/gen/%.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(B)/asan/gen/%.o: $(B)/gen/%.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
+
+# The migrations are compiled into the binary: an installed probe needs no
+# schema/ directory beside it.
+$(GEN_SRC): $(SCHEMA) tests/tools/embed_schema.awk
+	@mkdir -p $(@D)
+	LC_ALL=C awk -f tests/tools/embed_schema.awk $(SCHEMA) > $@
+
+# ---- tests ----------------------------------------------------------------
+$(B)/o/tests/%: $(B)/o/tests/unit/%.o $(LIB_O)
+	$(call say,LINK,$@)
+	$(Q)$(CC) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
+$(B)/asan/tests/%: $(B)/asan/tests/unit/%.o $(LIB_ASAN)
+	$(call say,LINK,$@)
+	$(Q)$(CC) -fsanitize=address,undefined -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
+# Fuzz targets replayed over their corpora without libFuzzer.
+$(B)/o/replay/%: $(B)/o/tests/fuzz/%.o $(B)/o/tests/fuzz/replay.o $(LIB_O)
+	@mkdir -p $(@D)
+	$(call say,LINK,$@)
+	$(Q)$(CC) -o $@ $^ $(PKG_LIBS)
+
+$(B)/asan/replay/%: $(B)/asan/tests/fuzz/%.o $(B)/asan/tests/fuzz/replay.o \
+		$(LIB_ASAN)
+	@mkdir -p $(@D)
+	$(call say,LINK,$@)
+	$(Q)$(CC) -fsanitize=address,undefined -o $@ $^ $(PKG_LIBS)
+
+test-bins: probe $(B)/asan/probe $(UNIT_BIN) $(UNIT_ASAN) $(REPLAY_BIN) \
+	$(REPLAY_ASAN)
+
+# Both halves in one runner, so the last line is the summary of everything.
+check: test-bins
+	@tests/run.sh --suite plain --probe ./probe --unit "$(UNIT_BIN)" \
+		--replay "$(REPLAY_BIN)" --integration "$(IT_SCRIPTS)" \
+		--suite asan --probe $(B)/asan/probe --unit "$(UNIT_ASAN)" \
+		--replay "$(REPLAY_ASAN)" --integration "$(IT_SCRIPTS)"
+
+check-asan: $(B)/asan/probe $(UNIT_ASAN) $(REPLAY_ASAN)
+	@tests/run.sh --suite asan --probe $(B)/asan/probe \
+		--unit "$(UNIT_ASAN)" --replay "$(REPLAY_ASAN)" \
+		--integration "$(IT_SCRIPTS)"
+
+# ---- fuzzing (not part of check: long-running) ------------------------------
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -I$(B)/gen \
+	-DPROBE_VERSION='"$(PROBE_VERSION)"' -DPROBE_GIT_REV='"fuzz"' \
+	-include src/util/banned_pre.h -fsanitize=fuzzer,address,undefined
+
+fuzz: deps-fuzz $(GEN_SRC)
+	@mkdir -p $(B)/fuzz
+	@for f in $(FUZZ_SRC); do \
+		t=$$(basename $$f .c); c=tests/fuzz/corpus/$${t#fuzz_}; \
+		clang $(FUZZ_CFLAGS) $(PKG_CFLAGS) -o $(B)/fuzz/$$t $$f \
+			$(LIB_SRC) $(GEN_SRC) $(PKG_LIBS) || exit 1; \
+		mkdir -p $(B)/fuzz/$$t.new; \
+		$(B)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) \
+			-dict=tests/fuzz/$$t.dict $(B)/fuzz/$$t.new $$c || exit 1; \
+		echo "fuzz: $$t: new inputs in $(B)/fuzz/$$t.new (merge with" \
+			"-merge=1 into $$c)"; \
+	done
+
+# ---- demo, install ------------------------------------------------------------
+demo:
+	@echo "make demo: the demo target and 'probe run' arrive with issue 3;" \
+		"not available yet." >&2; exit 2
+
+install: probe
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 probe $(DESTDIR)$(PREFIX)/bin/probe
+	install -m 0644 docs/probe.1 $(DESTDIR)$(PREFIX)/share/man/man1/probe.1
+
+format:
+	clang-format -i $$(find src tests -name '*.[ch]')
+
+clean:
+	rm -rf $(B) probe
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

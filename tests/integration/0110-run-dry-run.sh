@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# probe run --dry-run prints the plan, never expands or stores secrets, and
+# refuses unset variables; a real run says plainly it is not there yet.
+. "$(dirname "$0")/lib.sh"
+cd "$T" && cp -r "$OLDPWD/scenarios" . || exit 3
+
+USER=alice PASS=hunter2 run_probe run --dry-run --region eu-west-1 scenarios/shop-checkout.scn
+expect_rc 0 "dry-run of shop-checkout"
+expect_match "$out" '^scenario   shop-checkout \(scenarios/shop-checkout.scn\)$' "plan names the scenario"
+expect_match "$out" '^resolver   10.0.0.2:53$' "plan shows the resolver"
+expect_match "$out" '^threshold  retrans > 0 for 3 runs$' "plan shows thresholds"
+expect_match "$out" '^steps      6$' "plan counts the steps"
+expect_match "$out" "body 'user=\\\$\\{USER\\}&pw=\\\$\\{PASS\\}'" "variables shown unexpanded"
+expect_match "$out" 'header .X-CSRF: \$\{csrf\}' "extract variable shown unexpanded"
+expect_match "$out" '^run as     region eu-west-1, ' "dry-run shows the region it would use"
+if grep -q -e hunter2 -e alice <<<"$out$err"; then not_ok "secret values never printed"; else ok "secret values never printed"; fi
+[ ! -e probe.db ] && ok "dry-run creates no store" || not_ok "dry-run creates no store"
+
+env -u PASS USER=alice "$PROBE" run --dry-run scenarios/shop-checkout.scn >"$T/out" 2>"$T/err"; rc=$?
+err=$(cat "$T/err"); out=""
+expect_rc 2 "dry-run with an unset variable exits 2"
+expect_eq "$err" 'scenarios/shop-checkout.scn:17:76: ${PASS} is not set in the environment' "unset variable named at file:line:col"
+
+for f in scenarios/*.scn; do
+	USER=u PASS=p API_TOKEN=t run_probe run --dry-run "$f"
+	expect_rc 0 "dry-run $f"
+done
+
+USER=u PASS=p run_probe run --dry-run scenarios/demo.scn scenarios/dns-health.scn
+expect_rc 0 "dry-run of two scenarios"
+expect_eq "$(grep -c '^scenario ' <<<"$out")" 2 "both plans printed"
+
+run_probe run scenarios/demo.scn
+expect_rc 2 "run without --dry-run exits 2 (not implemented yet)"
+expect_match "$err" 'not implemented yet: executing scenarios .* issue 3' "says so plainly"
+[ ! -e probe.db ] && ok "an unimplemented run creates no store" || not_ok "an unimplemented run creates no store"
+
+run_probe run --parallel 0 scenarios/demo.scn
+expect_rc 2 "--parallel 0 refused"
+run_probe run --jitter 5 scenarios/demo.scn
+expect_rc 2 "--jitter without unit refused"
+expect_match "$err" "--jitter '5': expected a duration" "jitter error explains"
+run_probe run --bogus scenarios/demo.scn
+expect_rc 2 "unknown option refused"
+run_probe run --dry-run "$OLDPWD/tests/data/scn/bad/unknown-directive.scn"
+expect_rc 2 "dry-run of a bad scenario exits 2"
+
+finish
