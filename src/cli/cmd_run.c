@@ -92,8 +92,11 @@ int cmd_run(int argc, char **argv, struct app *app)
 	}
 	if (optind >= argc)
 		return cli_usage_error(app, "no scenario file given");
-	if (dry_run)
-		app->flags &= ~(unsigned)(CMD_NEED_DB | CMD_RECORDS);
+	/*
+	 * A dry run stores nothing.  Until steps execute (issue 3) no run
+	 * does: a command that cannot do its work must not create files.
+	 */
+	app->flags &= ~(unsigned)(CMD_NEED_DB | CMD_RECORDS);
 	if ((ret = cli_prepare(app)) != EXIT_OK)
 		return ret;
 
@@ -103,8 +106,10 @@ int cmd_run(int argc, char **argv, struct app *app)
 		struct errbuf err;
 		int r = scn_parse_file(argv[i], &plan, &d, &err);
 		if (r == 0 && dry_run &&
-		    scn_plan_check_env(&plan, env_lookup, NULL, true, &d) > 0)
+		    scn_plan_check_env(&plan, env_lookup, NULL, true, &d) > 0) {
+			scn_plan_release(&plan);
 			r = PE_INVAL;
+		}
 		scn_diags_print(&d, stderr);
 		scn_diags_release(&d);
 		if (r == PE_INVAL) {

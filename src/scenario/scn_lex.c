@@ -194,6 +194,23 @@ static void skip_line(struct scn_lexer *lx)
 }
 
 /*
+ * After a lexical error: skip the rest of the logical line, continuation
+ * lines included, so they are not read as directives of their own.
+ */
+static void skip_logical_line(struct scn_lexer *lx)
+{
+	while (lx->pos < lx->end && *lx->pos != '\n') {
+		size_t cl = continuation_len(lx, lx->pos);
+		if (cl) {
+			lx->pos += cl;
+			newline(lx, lx->pos);
+			continue;
+		}
+		lx->pos++;
+	}
+}
+
+/*
  * Read one word starting at lx->pos (not blank, not '#').  Returns 0,
  * 1 when the word had a lexical error (diagnosed; the rest of the line
  * is skipped), or a PE_* code.
@@ -306,11 +323,11 @@ static int lex_word(struct scn_lexer *lx, struct scn_word *w,
 out:
 	free(t.s);
 	if (ret == 1)
-		skip_line(lx);
+		skip_logical_line(lx);
 	if (ret == PE_LIMIT) {
 		ret = scn__diag(d, false, w->line, w->col,
 				"word longer than %u bytes", SCN_MAX_TOKEN);
-		skip_line(lx);
+		skip_logical_line(lx);
 		ret = ret < 0 ? ret : 1;
 	}
 	return ret;

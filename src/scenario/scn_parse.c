@@ -213,7 +213,8 @@ static int word_split(const struct scn_word *w, struct kv *kv)
 			SCN_PIECE_BARE, rest, strlen(rest), w->line,
 			kv->vcol };
 	} else if (w->n > 1) {
-		kv->vcol = w->p[1].col;
+		/* a quoted value starts at its opening quote */
+		kv->vcol = w->p[1].col - (w->p[1].kind == SCN_PIECE_QUOTED);
 		kv->val.col = kv->vcol;
 	}
 	for (size_t j = 1; j < w->n; j++) {
@@ -546,7 +547,7 @@ static int parse_resolver(struct pctx *c, const char *s, unsigned line,
 		host[hl] = '\0';
 	}
 	unsigned char buf[16];
-	if (inet_pton(AF_INET, host, buf) == 1)
+	if (inet_pton(AF_INET, host, buf) == 1 && s[0] != '[')
 		r->family = AF_INET;
 	else if (inet_pton(AF_INET6, host, buf) == 1 && s[0] == '[')
 		r->family = AF_INET6;
@@ -564,7 +565,7 @@ static int parse_resolver(struct pctx *c, const char *s, unsigned line,
 	if (port) {
 		unsigned long p;
 		if (units_uint(port, 1, 65535, &p) < 0) {
-			perr(c, line, col,
+			perr(c, line, col + (unsigned)(port - s),
 			     "invalid port '%s': expected 1 to 65535", port);
 			return -1;
 		}
@@ -640,7 +641,6 @@ static int opt_timeout(struct pctx *c, const struct opt_def *od,
 static int opt_enum(struct pctx *c, const struct opt_def *od, struct kv *kv,
 		    struct scn_step *st, struct scn_opts *o)
 {
-	(void)st;
 	bool bad = false;
 	char *s = kv_text(c, kv, &bad);
 	if (!s)
@@ -652,6 +652,12 @@ static int opt_enum(struct pctx *c, const struct opt_def *od, struct kv *kv,
 		return r;
 	switch (od->bit) {
 	case SCN_OPT_IP:
+		if (v == SCN_IP_BOTH && !st) {
+			perr(c, kv->line, kv->vcol,
+			     "ip=both cannot be a default: give it on tcp "
+			     "steps");
+			return -1;
+		}
 		o->ip = (enum scn_ip)v;
 		break;
 	case SCN_OPT_HTTP:
@@ -728,10 +734,13 @@ static int opt_tmpl(struct pctx *c, const struct opt_def *od, struct kv *kv,
 					? t.segs[0].text
 					: NULL;
 		const char *colon = f ? strchr(f, ':') : NULL;
-		size_t nl = colon ? (size_t)(colon - f) : 0;
-		bool ok = f ? colon && nl > 0 : true;
+		size_t nl = colon ? (size_t)(colon - f) : f ? strlen(f) : 0;
+		/* a name that a variable continues is checked at run time */
+		bool ok = !f || colon || t.n > 1;
+		if (colon && nl == 0)
+			ok = false;
 		for (size_t i = 0; ok && f && i < nl; i++)
-			if (!isgraph((unsigned char)f[i]) || f[i] == ':')
+			if (!isgraph((unsigned char)f[i]))
 				ok = false;
 		if (!ok) {
 			perr(c, kv->line, kv->vcol,
@@ -767,7 +776,8 @@ static int opt_tmpl(struct pctx *c, const struct opt_def *od, struct kv *kv,
 		static const char *const schemes[] = {
 			"http://", "https://", "socks4://", "socks4a://",
 			"socks5://", "socks5h://" };
-		bool ok = false;
+		/* one that starts with a variable is checked at run time */
+		bool ok = t.n > 0 && t.segs[0].kind != SCN_SEG_LIT;
 		for (size_t i = 0; i < sizeof(schemes) / sizeof(*schemes); i++)
 			if (strncmp(f, schemes[i], strlen(schemes[i])) == 0)
 				ok = true;
@@ -884,9 +894,10 @@ static int opt_string(struct pctx *c, const struct opt_def *od,
 	case SCN_OPT_PIN: {
 		/* sha256//BASE64 of 32 bytes, several split by ';' */
 		int ret = 0;
-		char *save = NULL;
-		for (char *p = strtok_r(s, ";", &save); p;
-		     p = strtok_r(NULL, ";", &save)) {
+		for (char *p = s, *next; p; p = next) {
+			next = strchr(p, ';');
+			if (next)
+				*next++ = '\0';
 			if (!pin_ok(p)) {
 				perr(c, kv->line, kv->vcol,
 				     "invalid pin '%s': expected sha256// "
@@ -1041,7 +1052,7 @@ static bool once(struct pctx *c, const struct scn_line *l, unsigned *seen,
 		 const char *what)
 {
 	if (*seen) {
-		perr(c, l->line, l->w[0].col, "duplicate '%s' (first at line %u)",
+		perr(c, l->w[0].line, l->w[0].col, "duplicate '%s' (first at line %u)",
 		     what, *seen);
 		return false;
 	}
@@ -1054,7 +1065,7 @@ static char *single_value(struct pctx *c, const struct scn_line *l,
 			  const char *what)
 {
 	if (l->n < 2) {
-		perr(c, l->line, l->w[0].col, "%s needs a value", what);
+		perr(c, l->w[0].line, l->w[0].col, "%s needs a value", what);
 		return NULL;
 	}
 	if (l->n > 2) {
@@ -1077,7 +1088,7 @@ static void dir_scenario(struct pctx *c, const struct scn_line *l)
 		ok = isalnum((unsigned char)*p) || *p == '_' || *p == '-' ||
 		     *p == '.';
 	if (!ok) {
-		perr(c, l->line, l->w[1].col,
+		perr(c, l->w[1].line, l->w[1].col,
 		     "invalid scenario name '%s': use up to 64 letters, "
 		     "digits, '.', '_' and '-', starting with a letter or "
 		     "digit",
@@ -1092,7 +1103,7 @@ static void dir_scenario(struct pctx *c, const struct scn_line *l)
 static void dir_resolver(struct pctx *c, const struct scn_line *l)
 {
 	if (l->n < 2) {
-		perr(c, l->line, l->w[0].col, "resolver needs an address");
+		perr(c, l->w[0].line, l->w[0].col, "resolver needs an address");
 		return;
 	}
 	for (size_t i = 1; i < l->n; i++) {
@@ -1101,12 +1112,12 @@ static void dir_resolver(struct pctx *c, const struct scn_line *l)
 		if (!s)
 			return;
 		struct scn_resolver r;
-		int ret = parse_resolver(c, s, l->line, l->w[i].col, &r);
+		int ret = parse_resolver(c, s, l->w[i].line, l->w[i].col, &r);
 		free(s);
 		if (ret < 0)
 			return;
 		if (c->plan->n_resolvers >= 4) {
-			perr(c, l->line, l->w[i].col,
+			perr(c, l->w[i].line, l->w[i].col,
 			     "too many resolvers (at most 4)");
 			return;
 		}
@@ -1122,7 +1133,7 @@ static void dir_enum(struct pctx *c, const struct scn_line *l, unsigned *seen,
 	char *s = single_value(c, l, what);
 	if (!s)
 		return;
-	(void)enum_value(c, vals, what, s, l->line, l->w[1].col, out);
+	(void)enum_value(c, vals, what, s, l->w[1].line, l->w[1].col, out);
 	free(s);
 }
 
@@ -1155,7 +1166,7 @@ static void dir_timeout(struct pctx *c, const struct scn_line *l)
 	if (!s)
 		return;
 	uint32_t ms;
-	if (timeout_value(c, s, l->line, l->w[1].col, &ms) == 0)
+	if (timeout_value(c, s, l->w[1].line, l->w[1].col, &ms) == 0)
 		c->plan->timeout_ms = ms;
 	free(s);
 }
@@ -1165,7 +1176,7 @@ static void dir_defaults(struct pctx *c, const struct scn_line *l)
 	if (!once(c, l, &c->seen_defaults, "defaults"))
 		return;
 	if (l->n < 2) {
-		perr(c, l->line, l->w[0].col, "defaults needs NAME=VALUE "
+		perr(c, l->w[0].line, l->w[0].col, "defaults needs NAME=VALUE "
 					      "options");
 		return;
 	}
@@ -1202,18 +1213,19 @@ static void dir_threshold(struct pctx *c, const struct scn_line *l)
 	struct scn_plan *pl = c->plan;
 	struct scn_threshold th = { .line = l->line, .for_runs = 1 };
 	unsigned step_col = 0;
+	bool seen_for = false;
 	size_t i = 1;
 	char *s = NULL;
 	bool bad = false;
 
 	if (l->n < 4) {
-		perr(c, l->line, l->w[0].col,
+		perr(c, l->w[0].line, l->w[0].col,
 		     "threshold needs METRIC OP VALUE, e.g. "
 		     "'threshold think_ms > 300'");
 		return;
 	}
 	if (pl->n_thresholds >= MAX_THRESHOLDS) {
-		perr(c, l->line, l->w[0].col,
+		perr(c, l->w[0].line, l->w[0].col,
 		     "too many thresholds (at most %d)", MAX_THRESHOLDS);
 		return;
 	}
@@ -1221,7 +1233,7 @@ static void dir_threshold(struct pctx *c, const struct scn_line *l)
 		return;
 	int m = metric_by_name(s);
 	if (m < 0) {
-		perr(c, l->line, l->w[1].col,
+		perr(c, l->w[1].line, l->w[1].col,
 		     "unknown metric '%s' (see scenarios/README.md, "
 		     "\"Metrics\")",
 		     s);
@@ -1234,7 +1246,7 @@ static void dir_threshold(struct pctx *c, const struct scn_line *l)
 		goto out;
 	int cmp;
 	if (lookup_nv(cmp_vals, s, &cmp) < 0) {
-		perr(c, l->line, l->w[2].col,
+		perr(c, l->w[2].line, l->w[2].col,
 		     "expected >, >=, < or <= after the metric, not '%s'", s);
 		goto out;
 	}
@@ -1246,19 +1258,22 @@ static void dir_threshold(struct pctx *c, const struct scn_line *l)
 	unsigned vcol = l->w[3].col;
 	if (sl > 1 && s[sl - 1] == 'x' && isdigit((unsigned char)s[0])) {
 		/* NUMBERx baseline */
-		char *e;
+		double f;
 		s[sl - 1] = '\0';
-		double f = strtod(s, &e);
-		if (*e || !isfinite(f) || f <= 0 || f > 1000) {
-			perr(c, l->line, vcol,
+		if (units_decimal(s, &f) < 0 || f <= 0 || f > 1000) {
+			perr(c, l->w[3].line, vcol,
 			     "invalid factor '%sx': expected a number "
 			     "above 0 and up to 1000, e.g. 2x",
 			     s);
 			goto out;
 		}
 		if (l->n < 5 || !word_is(&l->w[4], "baseline")) {
-			perr(c, l->line, vcol + (unsigned)sl,
-			     "expected 'baseline' after '%sx'", s);
+			if (l->n < 5)
+				perr(c, l->w[3].line, vcol + (unsigned)sl,
+				     "expected 'baseline' after '%sx'", s);
+			else
+				perr(c, l->w[4].line, l->w[4].col,
+				     "expected 'baseline' after '%sx'", s);
 			goto out;
 		}
 		th.value = f;
@@ -1273,17 +1288,11 @@ static void dir_threshold(struct pctx *c, const struct scn_line *l)
 			unsigned long u;
 			r = units_uint(s, 0, 1000000000ul, &u);
 			v = (double)u;
-			if (mi->unit == METRIC_UNIT_KBPS && r < 0) {
-				char *e;
-				v = strtod(s, &e);
-				r = (*e || !isfinite(v) || v < 0 ||
-				     !isdigit((unsigned char)*s))
-					    ? -1
-					    : 0;
-			}
+			if (mi->unit == METRIC_UNIT_KBPS && r < 0)
+				r = units_decimal(s, &v);
 		}
 		if (r < 0) {
-			perr(c, l->line, vcol,
+			perr(c, l->w[3].line, vcol,
 			     "invalid value '%s' for %s: expected %s", s,
 			     mi->name,
 			     mi->unit == METRIC_UNIT_MS
@@ -1303,16 +1312,22 @@ static void dir_threshold(struct pctx *c, const struct scn_line *l)
 		const struct scn_word *w = &l->w[i];
 		if (word_is(w, "for")) {
 			unsigned long n;
+			if (seen_for) {
+				perr(c, w->line, w->col,
+				     "duplicate 'for N runs'");
+				goto out;
+			}
+			seen_for = true;
 			bool ok = i + 2 < l->n && word_is_bare(&l->w[i + 1]) &&
 				  (word_is(&l->w[i + 2], "runs") ||
 				   word_is(&l->w[i + 2], "run"));
 			if (!ok) {
-				perr(c, l->line, w->col,
+				perr(c, w->line, w->col,
 				     "expected 'for N runs'");
 				goto out;
 			}
 			if (units_uint(l->w[i + 1].p[0].text, 1, 100, &n) < 0) {
-				perr(c, l->line, l->w[i + 1].col,
+				perr(c, l->w[i + 1].line, l->w[i + 1].col,
 				     "invalid run count '%s': expected 1 to "
 				     "100",
 				     l->w[i + 1].p[0].text);
@@ -1328,13 +1343,22 @@ static void dir_threshold(struct pctx *c, const struct scn_line *l)
 			oom(c);
 			goto out;
 		}
-		if (r == 1 && strcmp(kv.key, "step") == 0 && kv.op == OP_EQ &&
-		    !th.step) {
+		if (r == 1 && strcmp(kv.key, "step") == 0 && kv.op == OP_EQ) {
+			if (th.step) {
+				perr(c, w->line, w->col, "duplicate step=");
+				kv_release(&kv);
+				goto out;
+			}
 			th.step = value_text(c, &kv.val, "step", &bad);
 			step_col = kv.vcol;
 			kv_release(&kv);
 			if (!th.step)
 				goto out;
+			if (!*th.step) {
+				perr(c, w->line, step_col,
+				     "missing value for step");
+				goto out;
+			}
 			i++;
 			continue;
 		}
@@ -1372,7 +1396,15 @@ static int parse_hostport(struct pctx *c, const struct scn_word *w,
 	struct scn_word host = *w;
 	struct scn_piece hp;
 	char *colon = NULL;
-	if (last->kind != SCN_PIECE_VAR) {
+	if (last->kind == SCN_PIECE_VAR) {
+		for (size_t i = 0; i + 1 < w->n; i++)
+			if (w->p[i].kind != SCN_PIECE_VAR &&
+			    strchr(w->p[i].text, ':')) {
+				perr(c, last->line, last->col,
+				     "variables are not allowed in ports");
+				return -1;
+			}
+	} else {
 		colon = strrchr(last->text, ':');
 		/* "[::1]" or "::1" alone has colons that are not a port */
 		const char *rb = strrchr(last->text, ']');
@@ -1381,8 +1413,8 @@ static int parse_hostport(struct pctx *c, const struct scn_word *w,
 		if (colon && w->n == 1 && last->text[0] != '[' &&
 		    strchr(last->text, ':') != colon) {
 			perr(c, w->line, w->col,
-			     "IPv6 address needs brackets: [%.*s]:PORT",
-			     (int)(colon - last->text), last->text);
+			     "IPv6 address needs brackets: [ADDRESS]:PORT, "
+			     "e.g. [::1]:443");
 			return -1;
 		}
 	}
@@ -1475,10 +1507,10 @@ static int parse_url(struct pctx *c, const struct scn_word *w,
 		oom(c);
 		return -1;
 	}
-	const char *f = st->target.n > 0 &&
-				st->target.segs[0].kind == SCN_SEG_LIT
-			? st->target.segs[0].text
-			: "";
+	/* a URL that starts with a variable is checked once expanded */
+	if (st->target.n > 0 && st->target.segs[0].kind != SCN_SEG_LIT)
+		return 0;
+	const char *f = st->target.n > 0 ? st->target.segs[0].text : "";
 	if (strncmp(f, "http://", 7) != 0 && strncmp(f, "https://", 8) != 0) {
 		perr(c, w->line, w->col,
 		     "URL must start with http:// or https://");
@@ -1510,6 +1542,12 @@ static int parse_status_list(struct pctx *c, const char *s, unsigned line,
 			     unsigned col, struct scn_expect *e)
 {
 	const char *p = s;
+	if (!*p) {
+		perr(c, line, col,
+		     "invalid status '': expected codes or classes such as "
+		     "200,204 or 2xx (up to 8)");
+		return -1;
+	}
 	while (*p) {
 		const char *comma = strchr(p, ',');
 		size_t n = comma ? (size_t)(comma - p) : strlen(p);
@@ -1598,6 +1636,12 @@ static int parse_expect(struct pctx *c, struct kv *kv, struct scn_step *st)
 			return -1;
 	} else if (!http && strcmp(kv->key, "rcode") == 0) {
 		e.what = SCN_EXP_RCODE;
+		for (size_t i = 0; i < st->n_expects; i++)
+			if (st->expects[i].what == SCN_EXP_RCODE) {
+				perr(c, kv->line, kv->col,
+				     "duplicate expectation 'rcode'");
+				return -1;
+			}
 		if (kv->op != OP_EQ) {
 			perr(c, kv->line, kv->col, "expected rcode=NAME");
 			return -1;
@@ -1636,6 +1680,14 @@ static int parse_expect(struct pctx *c, struct kv *kv, struct scn_step *st)
 			return -1;
 		}
 		e.op = ops[kv->op];
+		if ((body || e.op != SCN_EXP_EQ) &&
+		    (kv->val.n == 0 ||
+		     (kv->val.n == 1 && kv->val.p[0].len == 0))) {
+			perr(c, kv->line, kv->vcol, "missing value for %s",
+			     kv->key);
+			expect_release(&e);
+			return -1;
+		}
 		if (value_tmpl(c, &kv->val, &e.value) < 0) {
 			expect_release(&e);
 			oom(c);
@@ -1788,7 +1840,7 @@ static size_t step_positional(struct pctx *c, const struct scn_line *l,
 		if (scn_tmpl_is_literal(&st->target) &&
 		    (st->target.n != 1 || !valid_host(st->target.segs[0].text))) {
 			char *s = word_show(&l->w[1]);
-			perr(c, l->line, l->w[1].col, "invalid host name '%s'",
+			perr(c, l->w[1].line, l->w[1].col, "invalid host name '%s'",
 			     s ? s : "");
 			free(s);
 			*bad = true;
@@ -1798,7 +1850,8 @@ static size_t step_positional(struct pctx *c, const struct scn_line *l,
 		while (i < l->n && word_is_bare(&l->w[i]) &&
 		       !strchr(l->w[i].p[0].text, '=') &&
 		       !strchr(l->w[i].p[0].text, '~') &&
-		       !word_is(&l->w[i], "expect")) {
+		       !word_is(&l->w[i], "expect") &&
+		       !word_is(&l->w[i], "extract")) {
 			char up[16];
 			const char *t = l->w[i].p[0].text;
 			size_t tl = strlen(t);
@@ -1807,7 +1860,7 @@ static size_t step_positional(struct pctx *c, const struct scn_line *l,
 				up[k] = (char)toupper((unsigned char)t[k]);
 			up[tl < sizeof(up) - 1 ? tl : sizeof(up) - 1] = '\0';
 			if (tl >= sizeof(up) || lookup_nv(qtype_vals, up, &qt) < 0) {
-				perr(c, l->line, l->w[i].col,
+				perr(c, l->w[i].line, l->w[i].col,
 				     "unknown DNS record type '%s'", t);
 				*bad = true;
 				return l->n;
@@ -1815,7 +1868,7 @@ static size_t step_positional(struct pctx *c, const struct scn_line *l,
 			bool dup = false;
 			for (size_t k = 0; k < st->n_qtypes; k++)
 				dup |= st->qtypes[k] == qt;
-			if (!dup && st->n_qtypes < 8)
+			if (!dup && st->n_qtypes < SCN_MAX_QTYPES)
 				st->qtypes[st->n_qtypes++] = (uint16_t)qt;
 			i++;
 		}
@@ -1834,11 +1887,11 @@ static size_t step_positional(struct pctx *c, const struct scn_line *l,
 		return 2;
 	case SCN_STEP_HTTP: {
 		const struct scn_word *m = &l->w[1];
-		bool ok = word_is_bare(m);
+		bool ok = m->n == 1 && m->p[0].kind != SCN_PIECE_VAR;
 		const char *t = ok ? m->p[0].text : "";
 		if (ok && (strncmp(t, "http://", 7) == 0 ||
 			   strncmp(t, "https://", 8) == 0)) {
-			perr(c, l->line, m->col,
+			perr(c, m->line, m->col,
 			     "missing method before the URL (e.g. GET)");
 			*bad = true;
 			return l->n;
@@ -1847,7 +1900,7 @@ static size_t step_positional(struct pctx *c, const struct scn_line *l,
 			ok = *p >= 'A' && *p <= 'Z';
 		if (!ok || !*t || strlen(t) > 16) {
 			char *s = word_show(m);
-			perr(c, l->line, m->col,
+			perr(c, m->line, m->col,
 			     "invalid method '%s': expected an upper-case "
 			     "token such as GET or POST",
 			     s ? s : "");
@@ -1878,7 +1931,7 @@ static void dir_step(struct pctx *c, const struct scn_line *l,
 {
 	struct scn_plan *pl = c->plan;
 	if (pl->n_steps >= MAX_STEPS) {
-		perr(c, l->line, l->w[0].col, "too many steps (at most %d)",
+		perr(c, l->w[0].line, l->w[0].col, "too many steps (at most %d)",
 		     MAX_STEPS);
 		return;
 	}
@@ -1949,7 +2002,7 @@ static void dir_step(struct pctx *c, const struct scn_line *l,
 	if (mode != M_OPTS && i == l->n &&
 	    ((mode == M_EXPECT && st->n_expects == 0) ||
 	     (mode == M_EXTRACT && st->n_extracts == 0)) && !bad)
-		perr(c, l->line, l->w[l->n - 1].col, "'%s' needs at least one %s",
+		perr(c, l->w[l->n - 1].line, l->w[l->n - 1].col, "'%s' needs at least one %s",
 		     mode == M_EXPECT ? "expect" : "extract",
 		     mode == M_EXPECT ? "condition" : "NAME='REGEX'");
 

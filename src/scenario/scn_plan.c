@@ -57,7 +57,8 @@ static char *tmpl_join(const struct scn_tmpl *t,
 				return NULL;
 			}
 		}
-		len += strlen(parts[i]) + (lookup ? 0 : 3);
+		/* shown text may add 3 per variable or 1 per literal "${" */
+		len += strlen(parts[i]) * (lookup ? 1 : 2) + (lookup ? 0 : 3);
 	}
 	char *out = malloc(len);
 	if (!out) {
@@ -68,8 +69,17 @@ static char *tmpl_join(const struct scn_tmpl *t,
 	size_t o = 0;
 	for (size_t i = 0; i < t->n; i++) {
 		bool var = t->segs[i].kind != SCN_SEG_LIT && !lookup;
-		o += (size_t)snprintf(out + o, len - o, var ? "${%s}" : "%s",
-				      parts[i]);
+		if (var) {
+			o += (size_t)snprintf(out + o, len - o, "${%s}",
+					      parts[i]);
+			continue;
+		}
+		for (const char *p = parts[i]; *p; p++) {
+			/* shown: a literal "${" keeps the file's $$ escape */
+			if (!lookup && p[0] == '$' && p[1] == '{')
+				out[o++] = '$';
+			out[o++] = *p;
+		}
 	}
 	out[o] = '\0';
 	free(parts);

@@ -134,6 +134,8 @@ enum scn_qtype {
 	SCN_QT_SRV = 33, SCN_QT_CAA = 257,
 };
 
+#define SCN_MAX_QTYPES 10 /* every type above, once */
+
 /* What an expectation looks at, and how. */
 enum scn_expect_what { SCN_EXP_STATUS, SCN_EXP_BODY, SCN_EXP_HEADER, SCN_EXP_RCODE };
 enum scn_expect_op {
@@ -171,7 +173,7 @@ struct scn_step {
 	/* dns: the name; tcp/tls: the host; http: the URL */
 	struct scn_tmpl target;
 	uint16_t port;           /* tcp/tls */
-	uint16_t qtypes[8];      /* dns */
+	uint16_t qtypes[SCN_MAX_QTYPES]; /* dns: distinct, in the order given */
 	size_t n_qtypes;
 
 	/* http */

@@ -22,6 +22,37 @@ int units_uint(const char *s, unsigned long lo, unsigned long hi,
 	return 0;
 }
 
+/* End of digits [. digits] at s, or NULL when s does not start so. */
+static const char *decimal_end(const char *s)
+{
+	const char *p = s;
+	if (!isdigit((unsigned char)*p))
+		return NULL;
+	while (isdigit((unsigned char)*p))
+		p++;
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return NULL;
+		while (isdigit((unsigned char)*p))
+			p++;
+	}
+	return p;
+}
+
+int units_decimal(const char *s, double *out)
+{
+	const char *e = decimal_end(s);
+	if (!e || *e)
+		return -1;
+	errno = 0;
+	double v = strtod(s, NULL);
+	if (errno == ERANGE || !isfinite(v))
+		return -1;
+	*out = v;
+	return 0;
+}
+
 int units_duration_ms(const char *s, bool unitless_ms, double *ms)
 {
 	static const struct {
@@ -29,19 +60,10 @@ int units_duration_ms(const char *s, bool unitless_ms, double *ms)
 		double ms;
 	} units[] = { { "us", 0.001 }, { "ms", 1 },	    { "s", 1000 },
 		      { "m", 60000 },  { "h", 3600000 }, { "d", 86400000 } };
-	if (!isdigit((unsigned char)*s))
-		return -1;
 	/* digits [. digits] only: strtod would also take hex and exponents */
-	const char *p = s;
-	while (isdigit((unsigned char)*p))
-		p++;
-	if (*p == '.') {
-		p++;
-		if (!isdigit((unsigned char)*p))
-			return -1;
-		while (isdigit((unsigned char)*p))
-			p++;
-	}
+	const char *p = decimal_end(s);
+	if (!p)
+		return -1;
 	errno = 0;
 	double v = strtod(s, NULL);
 	if (errno == ERANGE || !isfinite(v))

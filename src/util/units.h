@@ -21,6 +21,9 @@ int units_uint(const char *s, unsigned long lo, unsigned long hi,
  */
 int units_duration_ms(const char *s, bool unitless_ms, double *ms);
 
+/* A plain decimal number, digits [. digits], no sign or exponent. 0/-1. */
+int units_decimal(const char *s, double *out);
+
 /* A size: NUMBER [B|kB|KB|KiB|MB|MiB|GB|GiB].  Bytes; 0 or -1. */
 int units_size(const char *s, uint64_t *out);
 

@@ -2,7 +2,7 @@
 # migrations, compiled into probe (see src/store/db.c).
 # Usage: awk -f embed_schema.awk schema/001_x.sql schema/002_y.sql > out.c
 function esc(s) {
-	gsub(/\\/, "\\\\", s); gsub(/"/, "\\\"", s); gsub(/\t/, "\\t", s)
+	gsub(/\\/, "\\\\", s); gsub(/"/, "\\\"", s); gsub(/\t/, "\\t", s); gsub(/\?/, "\\?", s)
 	return s
 }
 BEGIN {

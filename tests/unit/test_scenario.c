@@ -186,6 +186,19 @@ static void test_scenario_steps(void **state)
 	scn_plan_release(&p);
 }
 
+static void test_scenario_all_qtypes_kept(void **state)
+{
+	(void)state;
+	struct scn_plan p;
+	parse_ok("dns a.example A AAAA CNAME TXT MX NS SOA PTR SRV CAA a\n",
+		 &p);
+	static const uint16_t want[] = { 1, 28, 5, 16, 15, 2, 6, 12, 33, 257 };
+	assert_int_equal(p.steps[0].n_qtypes, 10); /* the second A is one */
+	for (size_t i = 0; i < 10; i++)
+		assert_int_equal(p.steps[0].qtypes[i], want[i]);
+	scn_plan_release(&p);
+}
+
 static void test_scenario_defaults_merge(void **state)
 {
 	(void)state;
@@ -341,7 +354,8 @@ static void test_scenario_print_plan(void **state)
 	(void)state;
 	struct scn_plan p;
 	parse_ok("scenario s\n"
-		 "http GET https://h/${X} header='A: ${Y}' expect status=2xx\n",
+		 "http GET https://h/${X} header='A: ${Y}' body='lit $${x} ${X}' "
+		 "expect status=2xx\n",
 		 &p);
 	char *buf = NULL;
 	size_t len = 0;
@@ -352,6 +366,7 @@ static void test_scenario_print_plan(void **state)
 	assert_non_null(strstr(buf, "GET https://h/${X}\n"));
 	assert_non_null(strstr(buf, "header 'A: ${Y}'\n"));
 	assert_non_null(strstr(buf, "expect status=2xx\n"));
+	assert_non_null(strstr(buf, "body 'lit $${x} ${X}'\n"));
 	assert_non_null(strstr(buf, "env        ${X} ${Y} (read at run time"));
 	free(buf);
 	scn_plan_release(&p);
@@ -491,6 +506,7 @@ int main(void)
 		cmocka_unit_test(test_scenario_settings),
 		cmocka_unit_test(test_scenario_defaults_when_absent),
 		cmocka_unit_test(test_scenario_steps),
+		cmocka_unit_test(test_scenario_all_qtypes_kept),
 		cmocka_unit_test(test_scenario_defaults_merge),
 		cmocka_unit_test(test_scenario_lexer),
 		cmocka_unit_test(test_scenario_variables),

@@ -1,0 +1,110 @@
+/*
+ * store.h: the SQLite store of runs (DESIGN section 7).
+ *
+ * One struct store is one connection to one database file.  Opening it
+ * creates the file (mode 0600) when missing, switches it to WAL and
+ * applies the pending schema/ migrations; then runs are saved whole, one
+ * transaction each, and read back for report, serve and collect.
+ * The schema itself is documented in schema/001_initial.sql.
+ *
+ * A store is used by one thread at a time.  Several processes may share
+ * the file: writers wait up to STORE_BUSY_TIMEOUT_MS for each other's
+ * locks, then fail with PE_BUSY.
+ *
+ * Only src/store/ includes sqlite3.h; nothing here exposes it.
+ */
+#ifndef PROBE_STORE_STORE_H
+#define PROBE_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/run.h"
+#include "util/err.h"
+
+#define STORE_BUSY_TIMEOUT_MS 5000
+
+struct store;
+
+/*
+ * Open (creating with mode 0600 if need be) the database at path, set it
+ * up and bring its schema to the latest version.  On success *out is a
+ * store for store_close().  Errors: PE_IO (cannot create the file),
+ * PE_SCHEMA (the database is newer than this probe, which then leaves it
+ * untouched; or a migration failed), PE_BUSY, PE_NOMEM, PE_STORE (not a
+ * database, WAL refused...).
+ */
+int store_open(const char *path, struct store **out, struct errbuf *err)
+	PE_WARN_UNUSED;
+
+/* Close st (NULL is fine).  Nothing can fail: every write has committed. */
+void store_close(struct store *st);
+
+/*
+ * The schema version the file had when store_open found it (0: new or
+ * empty); store_schema_version() tells where it is now.
+ */
+int store_opened_version(const struct store *st);
+
+/* The schema version (PRAGMA user_version) now, or a negative PE_*. */
+int store_schema_version(struct store *st) PE_WARN_UNUSED;
+
+/* The SQLite library's version ("3.40.1"), for `probe --version`. */
+const char *store_sqlite_version(void);
+
+/*
+ * Save a whole run: its runs row, steps, certificates, connections,
+ * exchanges, findings and pcap, in one transaction.  On success sets
+ * run->seq and the id of every record; on failure nothing of the run is
+ * in the database and run->seq is 0.  The run is otherwise not changed
+ * and stays the caller's.
+ * Errors: PE_INVAL (a conn_key that names no connection, two connections
+ * with one key, an enum out of range), PE_LIMIT (a string longer than
+ * RUN_MAX_TEXT, arrays beyond the RUN_MAX_* caps), PE_STORE (a constraint
+ * of the schema: a required field NULL, a duplicate run_id...), PE_BUSY,
+ * PE_NOMEM.
+ */
+int store_run_save(struct store *st, struct run_rec *run, struct errbuf *err)
+	PE_WARN_UNUSED;
+
+/* Which runs store_runs_list() visits. */
+struct store_run_filter {
+	/*
+	 * Only runs with started_at >= since; NULL for all.  A UTC time in
+	 * the schema's form or any prefix of it that ends in a digit:
+	 * "2026-11-23", "2026-11-23T13:00", "2026-11-23T13:43:04.123456Z".
+	 */
+	const char *since;
+	const char *scenario; /* only this scenario; NULL for all */
+	size_t limit;         /* at most this many runs; 0 for no limit */
+};
+
+/* What store_runs_list() tells about each run.  Strings are borrowed for
+ * the duration of the callback only; NULL where the column is NULL. */
+struct run_summary {
+	int64_t seq;
+	const char *run_id;
+	const char *scenario, *scenario_file;
+	const char *region, *probe_id;
+	const char *started_at, *finished_at;
+	bool ok, breach;
+	const char *clock_sync, *capture;
+	const char *error;
+	int64_t n_steps;        /* steps stored */
+	int64_t n_failed;       /* steps that ran and failed */
+	int64_t n_findings;     /* findings of the run and its steps */
+};
+
+/*
+ * Call cb for each run that f selects (f NULL: all), newest first (by
+ * started_at, then seq).  cb returns 0 to go on, > 0 to stop (then this
+ * returns 0) or a negative PE_* to stop and fail with it (its own message
+ * in err).  cb must not call store_runs_list on the same store.
+ * Errors: PE_INVAL (a malformed since), PE_STORE, PE_BUSY, cb's.
+ */
+int store_runs_list(struct store *st, const struct store_run_filter *f,
+		    int (*cb)(const struct run_summary *, void *ctx),
+		    void *ctx, struct errbuf *err) PE_WARN_UNUSED;
+
+#endif
