@@ -29,7 +29,7 @@ FUZZ_SECONDS ?= 60
 # Debian packages: the build, the tests, the fuzzers.
 DEB_BUILD := gcc make pkg-config libc6-dev libcurl4-openssl-dev libc-ares-dev \
 	libssl-dev libpcap-dev libsqlite3-dev
-DEB_TEST := libcmocka-dev sqlite3
+DEB_TEST := libcmocka-dev sqlite3 dnsmasq-base nginx-light openssl iproute2 procps
 DEB_FUZZ := clang libfuzzer-14-dev
 PKGS := libcurl libcares openssl libpcap sqlite3
 

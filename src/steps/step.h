@@ -1,0 +1,178 @@
+/*
+ * step.h: executing a plan's steps on the loop, and what the step kinds
+ * share.
+ *
+ * One struct step_env is one execution of one scenario ("a run"): its
+ * plan, the run record it fills, its own c-ares channel (the scenario's
+ * resolvers), its own curl multi handle and easy handle (so parallel
+ * scenarios never share connections or cookies), its extracted variables
+ * and the TLS record traces of its connections.  step_exec.c walks the
+ * steps in order; each kind (step_dns.c, step_tcp.c, step_tls.c,
+ * step_http.c) starts a struct step_job and calls job->done exactly once,
+ * never from inside its start function (so the caller's stack unwinds
+ * first).
+ *
+ * A failed probe is data: a kind sets job->rec->ok = false and
+ * job->rec->error = "<kind>.<what>" (see STEP_ERR_* below) and still
+ * returns 0.  A negative return from a start function means probe itself
+ * failed (memory): the run is recorded with error "internal".
+ */
+#ifndef PROBE_STEPS_STEP_H
+#define PROBE_STEPS_STEP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "model/run.h"
+#include "scenario/scn_plan.h"
+#include "steps/step_loop.h"
+#include "util/err.h"
+
+/*
+ * Error classes (steps.error).  Public: alerting rules match them.
+ *   dns.nxdomain dns.servfail dns.refused dns.nodata dns.timeout dns.error
+ *   tcp.refused tcp.timeout tcp.unreachable tcp.error
+ *   tls.verify tls.hostname tls.pin tls.expiring tls.alert tls.timeout
+ *   tls.error
+ *   http.status http.body http.header http.extract http.too_large
+ *   http.timeout http.error (plus tcp.* and tls.* for its connection)
+ *   run.timeout (the scenario's budget ran out)   skipped (skipped=1)
+ */
+
+struct step_dns;      /* step_dns.c: the scenario's c-ares channel */
+struct step_http;     /* step_http.c: its curl multi and easy handle */
+struct tls_trace_set; /* tls_trace.c: record order and secrets */
+
+/* A value `extract`ed by an earlier step. */
+struct step_var {
+	char *name, *value;
+};
+
+struct step_env {
+	struct step_loop *loop;
+	const struct scn_plan *plan;
+	struct run_rec *run;          /* steps pre-added, one per plan step */
+	struct step_dns *dns;
+	struct step_http *http;
+	struct tls_trace_set *traces;
+	struct step_var *vars;
+	size_t n_vars, cap_vars;
+	uint32_t next_conn_key;       /* conn_rec.key values handed out */
+	uint64_t deadline_ns;         /* the scenario's whole budget */
+	/* the realtime clock at the monotonic origin, to timestamp rows */
+	uint64_t mono0_ns;
+	int64_t real0_ns;
+};
+
+struct step_job {
+	struct step_env *env;
+	const struct scn_step *st;
+	struct step_rec *rec;         /* valid until job->done returns */
+	uint64_t t0_ns;               /* monotonic start */
+	void (*done)(struct step_job *job);
+	void *priv;                   /* the kind's own state */
+};
+
+/* The next conn_rec.key of this run (never 0). */
+uint32_t step_env_conn_key(struct step_env *env);
+
+/*
+ * Expand a template with the environment and this run's extracted
+ * values.  Returns a malloc'ed string, or NULL with err naming the
+ * missing variable (or PE_NOMEM).  Wipe-and-free secrets with
+ * step_secret_free().
+ */
+char *step_expand(struct step_env *env, const struct scn_tmpl *t,
+		  struct errbuf *err);
+void step_secret_free(char *s);
+
+/* Remember NAME=VALUE for later steps (replacing an earlier value). */
+int step_var_set(struct step_env *env, const char *name, const char *value)
+	PE_WARN_UNUSED;
+
+/* Milliseconds between two monotonic instants, µs resolution. */
+double step_ms(uint64_t from_ns, uint64_t to_ns);
+
+/* UTC text of a monotonic instant for *_at columns.  Caller frees. */
+char *step_utc(const struct step_env *env, uint64_t mono_ns);
+
+/* Fail the job's step: ok = false, error class and a detail. */
+void step_fail(struct step_job *job, const char *error_class,
+	       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Fill a connection's addresses and family from a connected socket. */
+void step_conn_from_fd(struct conn_rec *c, int fd);
+
+/* The minimum budget left: the step's timeout or the scenario's. */
+uint64_t step_job_deadline_ns(const struct step_job *job);
+
+/* ---- name resolution (step_dns.c) ----------------------------------- */
+
+#define STEP_MAX_ADDRS 16
+
+struct step_addrs {
+	size_t n;
+	struct sockaddr_storage a[STEP_MAX_ADDRS]; /* port already set */
+	socklen_t len[STEP_MAX_ADDRS];
+};
+
+/*
+ * cb's status: 0 with at least one address, else an error class
+ * ("dns.nxdomain", "dns.timeout", ...) and detail.  dns_ms is NAN when no
+ * query was made (an IP literal).
+ */
+typedef void (*step_resolve_cb)(void *ctx, const char *error_class,
+				const char *detail,
+				const struct step_addrs *addrs, double dns_ms);
+
+int step_dns_env_init(struct step_env *env, struct errbuf *err)
+	PE_WARN_UNUSED;
+void step_dns_env_release(struct step_env *env);
+
+/*
+ * Resolve host (a name or an IP literal) to addresses of family (AF_INET,
+ * AF_INET6 or AF_UNSPEC for both, IPv6 first as getaddrinfo would), each
+ * with port set.  cb is called exactly once, never from inside this call.
+ * Returns 0, or PE_NOMEM.
+ */
+int step_dns_resolve(struct step_env *env, const char *host, int family,
+		     uint16_t port, uint64_t deadline_ns, step_resolve_cb cb,
+		     void *ctx) PE_WARN_UNUSED;
+
+/* ---- the kinds ---------------------------------------------------------- */
+
+int step_dns_start(struct step_job *job) PE_WARN_UNUSED;
+int step_tcp_start(struct step_job *job) PE_WARN_UNUSED;
+int step_tls_start(struct step_job *job) PE_WARN_UNUSED;
+int step_http_start(struct step_job *job) PE_WARN_UNUSED;
+
+int step_http_env_init(struct step_env *env, struct errbuf *err)
+	PE_WARN_UNUSED;
+void step_http_env_release(struct step_env *env);
+
+/* ---- TCP connects (step_tcp.c), also used by tls ----------------------- */
+
+struct step_connect;
+
+/*
+ * fd >= 0: connected (the callee owns it now); fd < 0: error_class
+ * ("tcp.refused", "tcp.timeout", "tcp.unreachable", "tcp.error") and
+ * detail.  connect_ms from connect(2) to writable.
+ */
+typedef void (*step_connect_cb)(void *ctx, int fd, const char *error_class,
+				const char *detail, double connect_ms);
+
+/*
+ * Start a non-blocking connect to sa; cb is called exactly once, never
+ * from inside this call, unless step_connect_cancel() comes first.
+ * *out (optional) is a handle for cancelling.  PE_NOMEM.
+ */
+int step_connect_start(struct step_env *env, const struct sockaddr *sa,
+		       socklen_t len, uint64_t deadline_ns,
+		       step_connect_cb cb, void *ctx,
+		       struct step_connect **out) PE_WARN_UNUSED;
+void step_connect_cancel(struct step_env *env, struct step_connect *c);
+
+#endif
