@@ -1,15 +1,28 @@
 /*
- * cmd_run.c: `probe run`.  This version parses and validates the
- * scenarios and, with --dry-run, prints their plans; executing them comes
- * with issue 3 (steps) and issue 5 (capture).
+ * cmd_run.c: `probe run`: validate the scenarios, take each one's lock,
+ * wait the jitter, execute them on one event loop (steps/step_exec.c),
+ * store each run in one transaction as soon as it ends and print it.
+ * Packet capture comes with issue 5: until then runs record
+ * capture = 'unavailable' and library figures only.
  */
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "cli/render_run.h"
 #include "scenario/scn_parse.h"
+#include "steps/step_exec.h"
+#include "store/store.h"
+#include "util/lockfile.h"
+#include "util/timeutil.h"
 #include "util/units.h"
+#include "util/xalloc.h"
 
 const char cmd_run_usage[] =
 	"usage: probe run [--region R] [--db F] [--spool D] [--json]\n"
@@ -29,13 +42,96 @@ const char cmd_run_usage[] =
 	CLI_COMMON_HELP
 	"\nExit: 0 all ok, 1 a step failed or a threshold was breached,\n"
 	"2 usage or scenario error, 3 internal/storage error, 4 skipped\n"
-	"(another run of the scenario holds its lock).\n"
-	"Executing scenarios arrives with issue 3; --dry-run works now.\n";
+	"(another run of the scenario holds its lock: SPOOL/locks/NAME.lock).\n"
+	"Packet capture arrives with issue 5: until then runs store library\n"
+	"figures and capture 'unavailable'.\n";
 
 static const char *env_lookup(const char *name, void *ctx)
 {
 	(void)ctx;
 	return getenv(name);
+}
+
+struct run_ctx {
+	struct app *app;
+	bool json;
+	int exit_code;
+};
+
+static void raise_exit(struct run_ctx *rc, int code)
+{
+	/* 3 (internal) over 1 (failed) over 4 (skipped) over 0 */
+	static const int rank[] = { [EXIT_OK] = 0, [EXIT_LOCKED] = 1,
+				    [EXIT_FAIL] = 2, [EXIT_USAGE] = 3,
+				    [EXIT_INTERNAL] = 4 };
+	if (rank[code] > rank[rc->exit_code])
+		rc->exit_code = code;
+}
+
+/* A scenario finished: store it (one transaction) and print it. */
+static void on_run_done(struct step_exec_item *item, void *vctx)
+{
+	struct run_ctx *rc = vctx;
+	struct errbuf err;
+	if (item->status != 0) {
+		fprintf(stderr, "probe run: %s: %s\n", item->plan->name,
+			item->err.msg);
+		raise_exit(rc, EXIT_INTERNAL);
+	}
+	int ret = store_run_save(rc->app->store, item->run, &err);
+	if (ret < 0) {
+		fprintf(stderr, "probe run: %s: storing the run: %s\n",
+			item->plan->name, err.msg);
+		raise_exit(rc, EXIT_INTERNAL);
+	}
+	if (rc->json)
+		render_run_json(stdout, item->run);
+	else
+		render_run_table(stdout, item->run);
+	fflush(stdout);
+	if (!item->run->ok || item->run->breach)
+		raise_exit(rc, EXIT_FAIL);
+}
+
+static int run_identity(struct run_rec *run, const struct scn_plan *plan,
+			const struct config *cfg)
+{
+	char uuid[40];
+	if (timeutil_uuid4(uuid, sizeof(uuid)) < 0)
+		return PE_IO;
+	static const enum run_clock_sync sync[] = {
+		[TIMEUTIL_SYNCED] = RUN_CLOCK_SYNCED,
+		[TIMEUTIL_UNSYNCED] = RUN_CLOCK_UNSYNCED,
+		[TIMEUTIL_UNKNOWN] = RUN_CLOCK_UNKNOWN };
+	run->run_id = xasprintf("%s-%s", cfg->val[CONFIG_PROBE_ID], uuid);
+	run->scenario = xstrdup(plan->name);
+	run->scenario_file = xstrdup(plan->file);
+	run->region = xstrdup(cfg->val[CONFIG_REGION]);
+	run->probe_id = xstrdup(cfg->val[CONFIG_PROBE_ID]);
+	run->probe_version = xstrdup(PROBE_VERSION);
+	run->clock_sync = sync[timeutil_clock_sync()];
+	/* no capture before issue 5: the figures are the libraries' */
+	run->capture = plan->capture == SCN_CAPTURE_OFF
+			       ? RUN_CAPTURE_OFF
+			       : RUN_CAPTURE_UNAVAILABLE;
+	if (!run->run_id || !run->scenario || !run->scenario_file ||
+	    !run->region || !run->probe_id || !run->probe_version)
+		return PE_NOMEM;
+	return 0;
+}
+
+/* Sleep a uniform random time in [0, ms]: probes started by cron spread. */
+static void jitter_sleep(double ms)
+{
+	uint64_t r = 0;
+	if (ms <= 0 || getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return;
+	double wait_ms = ms * ((double)(r >> 11) / (double)(1ull << 53));
+	struct timespec ts = { (time_t)(wait_ms / 1000),
+			       (long)(((uint64_t)(wait_ms * 1e6)) %
+				      1000000000u) };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
 }
 
 int cmd_run(int argc, char **argv, struct app *app)
@@ -53,14 +149,17 @@ int cmd_run(int argc, char **argv, struct app *app)
 	bool dry_run = false;
 	unsigned long parallel = 1;
 	double jitter_ms = 0;
+	struct run_ctx rc = { .app = app };
 	int c, exit_now = -1, ret = EXIT_OK;
 
 	cli_getopt_reset();
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_JSON:
+			rc.json = true;
+			break;
 		case OPT_INTERFACE:
-			break; /* used once runs execute (issue 3/5) */
+			break; /* capture: issue 5 */
 		case OPT_PARALLEL:
 			if (units_uint(optarg, 1, 1024, &parallel) < 0)
 				return cli_usage_error(
@@ -92,51 +191,108 @@ int cmd_run(int argc, char **argv, struct app *app)
 	}
 	if (optind >= argc)
 		return cli_usage_error(app, "no scenario file given");
-	/*
-	 * A dry run stores nothing.  Until steps execute (issue 3) no run
-	 * does: a command that cannot do its work must not create files.
-	 */
-	app->flags &= ~(unsigned)(CMD_NEED_DB | CMD_RECORDS);
-	if ((ret = cli_prepare(app)) != EXIT_OK)
-		return ret;
 
-	for (int i = optind; i < argc; i++) {
-		struct scn_plan plan;
+	size_t n = (size_t)(argc - optind), n_ok = 0;
+	struct scn_plan *plans = calloc(n, sizeof(*plans));
+	struct run_rec *runs = calloc(n, sizeof(*runs));
+	struct step_exec_item *items = calloc(n, sizeof(*items));
+	int *locks = calloc(n, sizeof(*locks));
+	bool *parsed = calloc(n, sizeof(*parsed));
+	if (!plans || !runs || !items || !locks || !parsed) {
+		ret = cli_fail(app, EXIT_INTERNAL, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
 		struct scn_diags d = { 0 };
 		struct errbuf err;
-		int r = scn_parse_file(argv[i], &plan, &d, &err);
-		if (r == 0 && dry_run &&
-		    scn_plan_check_env(&plan, env_lookup, NULL, true, &d) > 0) {
-			scn_plan_release(&plan);
+		locks[i] = -1;
+		run_rec_init(&runs[i]);
+		int r = scn_parse_file(argv[optind + (int)i], &plans[i], &d,
+				       &err);
+		if (r == 0 && scn_plan_check_env(&plans[i], env_lookup, NULL,
+						 true, &d) > 0) {
+			scn_plan_release(&plans[i]);
 			r = PE_INVAL;
 		}
 		scn_diags_print(&d, stderr);
 		scn_diags_release(&d);
-		if (r == PE_INVAL) {
+		if (r == 0)
+			parsed[i] = true;
+		else if (r == PE_INVAL)
 			ret = EXIT_USAGE;
-		} else if (r < 0) {
+		else {
 			fprintf(stderr, "probe run: %s\n", err.msg);
 			ret = r == PE_NOMEM ? EXIT_INTERNAL : EXIT_USAGE;
 		}
-		if (r < 0)
-			continue;
-		if (dry_run) {
-			if (i > optind)
-				putchar('\n');
-			scn_plan_print(&plan, stdout);
-		}
-		scn_plan_release(&plan);
 	}
 	if (ret != EXIT_OK)
-		return ret;
+		goto out;
+	if (dry_run)
+		app->flags &= ~(unsigned)(CMD_NEED_DB | CMD_RECORDS);
+	if ((ret = cli_prepare(app)) != EXIT_OK)
+		goto out;
 	if (dry_run) {
+		for (size_t i = 0; i < n; i++) {
+			if (i > 0)
+				putchar('\n');
+			scn_plan_print(&plans[i], stdout);
+		}
 		printf("\nrun as     region %s, probe_id %s, store %s, "
 		       "parallel %lu, jitter %gms\n",
 		       app->cfg.val[CONFIG_REGION],
 		       app->cfg.val[CONFIG_PROBE_ID], app->cfg.val[CONFIG_DB],
 		       parallel, jitter_ms);
-		return EXIT_OK;
+		goto out;
 	}
-	return cli_not_yet(app, 3, "executing scenarios (use --dry-run to "
-				   "see the plan)");
+
+	jitter_sleep(jitter_ms);
+	char lockdir[4096];
+	snprintf(lockdir, sizeof(lockdir), "%s/locks",
+		 app->cfg.val[CONFIG_SPOOL]);
+	for (size_t i = 0; i < n; i++) {
+		struct errbuf err;
+		locks[i] = lockfile_take(lockdir, plans[i].name, &err);
+		if (locks[i] == PE_BUSY) {
+			fprintf(stderr,
+				"probe run: %s: skipped: another run of this "
+				"scenario is in progress (%s)\n",
+				plans[i].name, err.msg);
+			raise_exit(&rc, EXIT_LOCKED);
+			continue;
+		}
+		if (locks[i] < 0) {
+			ret = cli_fail(app, EXIT_INTERNAL, "lock: %s", err.msg);
+			goto out;
+		}
+		if (run_identity(&runs[i], &plans[i], &app->cfg) < 0) {
+			ret = cli_fail(app, EXIT_INTERNAL, "out of memory");
+			goto out;
+		}
+		items[n_ok].plan = &plans[i];
+		items[n_ok].run = &runs[i];
+		n_ok++;
+	}
+	struct step_loop loop;
+	step_loop_init(&loop);
+	int r = step_exec_run(&loop, items, n_ok, (unsigned)parallel,
+			      on_run_done, &rc);
+	step_loop_release(&loop);
+	if (r < 0)
+		raise_exit(&rc, EXIT_INTERNAL);
+	ret = rc.exit_code;
+out:
+	for (size_t i = 0; i < n && plans; i++) {
+		if (locks && locks[i] >= 0)
+			close(locks[i]);
+		if (parsed && parsed[i])
+			scn_plan_release(&plans[i]);
+		if (runs)
+			run_rec_release(&runs[i]);
+	}
+	free(plans);
+	free(runs);
+	free(items);
+	free(locks);
+	free(parsed);
+	return ret;
 }

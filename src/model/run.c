@@ -59,6 +59,7 @@ void conn_rec_init(struct conn_rec *c)
 	memset(c, 0, sizeof(*c));
 	c->src_port = c->dst_port = RUN_NULL_INT;
 	c->rtt_ms = c->tls_server_ms = c->rst_at_ms = NAN;
+	c->connect_ms = c->tls_ms = NAN;
 	c->syn_retrans = c->hrr = c->resumed = RUN_NULL_INT;
 	c->bytes_in = c->bytes_out = c->retrans = c->dup_acks = RUN_NULL_INT;
 	c->zero_window = c->out_of_order = c->lost_in = RUN_NULL_INT;

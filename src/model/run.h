@@ -137,6 +137,8 @@ struct conn_rec {
 	char *icmp;            /* "type/code" */
 	int64_t mss, wscale;
 	int64_t sack;          /* 0/1 */
+	/* library timings of this connection (schema 002) */
+	double connect_ms, tls_ms;
 };
 
 /* One request/response exchange (table exchanges). */

@@ -39,6 +39,7 @@
  *   http.status http.body http.header http.extract http.too_large
  *   http.timeout http.error (plus tcp.* and tls.* for its connection)
  *   run.timeout (the scenario's budget ran out)   skipped (skipped=1)
+ *   internal (probe itself failed during the step, e.g. out of memory)
  */
 
 struct step_dns;      /* step_dns.c: the scenario's c-ares channel */
@@ -151,6 +152,8 @@ int step_http_start(struct step_job *job) PE_WARN_UNUSED;
 int step_http_env_init(struct step_env *env, struct errbuf *err)
 	PE_WARN_UNUSED;
 void step_http_env_release(struct step_env *env);
+/* Drop the run's cached TLS sessions (step_tls.c). */
+void step_tls_env_release(struct step_env *env);
 
 /* ---- TCP connects (step_tcp.c), also used by tls ----------------------- */
 

@@ -87,7 +87,7 @@ static const struct col conn_cols[] = {
 	COL(conn_rec, out_of_order), COL(conn_rec, lost_in),
 	ECOL(conn_rec, rst, run_rst_names), COL(conn_rec, rst_at_ms),
 	COL(conn_rec, icmp), COL(conn_rec, mss), COL(conn_rec, wscale),
-	COL(conn_rec, sack),
+	COL(conn_rec, sack), COL(conn_rec, connect_ms), COL(conn_rec, tls_ms),
 };
 
 static const struct col exchange_cols[] = {

@@ -148,6 +148,12 @@ void json_bool(struct json *j, bool v)
 	fputs(v ? "true" : "false", j->out);
 }
 
+void json_raw(struct json *j, const char *text)
+{
+	sep(j);
+	fputs(text, j->out);
+}
+
 void json_null(struct json *j)
 {
 	sep(j);

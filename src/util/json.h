@@ -35,6 +35,8 @@ void json_int(struct json *j, int64_t v);
 void json_num(struct json *j, double v);      /* NaN: null */
 void json_bool(struct json *j, bool v);
 void json_null(struct json *j);
+/* A value that is already JSON text (trusted: written by probe). */
+void json_raw(struct json *j, const char *text);
 
 /* Write s as a JSON string literal (quotes included) to out. */
 void json_write_string(FILE *out, const char *s);

@@ -1,0 +1,344 @@
+/*
+ * render_run.c: a run as people read it (a table) and as programs read it
+ * (one JSON object, DESIGN section 10).  The JSON keys are the public
+ * names: the metric names of section 5 and the store's column names.
+ */
+#include "cli/render_run.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/json.h"
+
+#define RUN_FORMAT_VERSION 1
+
+/* ---- table ----------------------------------------------------------- */
+
+static void ms_cell(FILE *out, double ms)
+{
+	if (isnan(ms))
+		fprintf(out, " %9s", "-");
+	else
+		fprintf(out, " %9.2f", ms);
+}
+
+static const char *step_result(const struct step_rec *s)
+{
+	if (s->ok)
+		return "ok";
+	if (s->skipped)
+		return s->error && strcmp(s->error, "skipped") != 0 ? s->error
+								     : "skipped";
+	return s->error ? s->error : "failed";
+}
+
+/* A short line of what the step found, when it did not fail. */
+static void step_summary(FILE *out, const struct step_rec *s)
+{
+	if (!s->ok) {
+		fputs(s->error_detail ? s->error_detail : "", out);
+		return;
+	}
+	switch (s->kind) {
+	case RUN_KIND_DNS:
+		fprintf(out, "rcode %lld", s->rcode == RUN_NULL_INT
+						   ? 0LL
+						   : (long long)s->rcode);
+		if (s->answers && strlen(s->answers) > 2)
+			fprintf(out, ", %.60s%s", s->answers,
+				strlen(s->answers) > 60 ? "..." : "");
+		break;
+	case RUN_KIND_TCP:
+		for (size_t i = 0; i < s->n_conns; i++)
+			fprintf(out, "%s%s -> %s:%lld", i ? ", " : "",
+				run_family_names[s->conns[i].family]
+					? run_family_names[s->conns[i].family]
+					: "?",
+				s->conns[i].dst_addr ? s->conns[i].dst_addr
+						     : "?",
+				(long long)s->conns[i].dst_port);
+		break;
+	case RUN_KIND_TLS:
+		fprintf(out, "%s %s%s%s%s", s->tls_version ? s->tls_version : "",
+			s->tls_cipher ? s->tls_cipher : "",
+			s->alpn ? " alpn " : "", s->alpn ? s->alpn : "",
+			s->tls_resumed == 1 ? " resumed" : "");
+		if (s->n_certs)
+			fprintf(out, ", leaf expires in %lld days",
+				(long long)s->certs[0].days_left);
+		break;
+	case RUN_KIND_HTTP:
+		fprintf(out, "HTTP/%s %lld, %lld bytes",
+			s->http_version ? s->http_version : "?",
+			(long long)s->status, (long long)s->bytes);
+		if (s->n_exchanges > 1)
+			fprintf(out, ", %zu hops", s->n_exchanges);
+		if (s->conn_state == RUN_CONN_REUSED)
+			fputs(", reused connection", out);
+		break;
+	default:
+		break;
+	}
+}
+
+void render_run_table(FILE *out, const struct run_rec *run)
+{
+	size_t failed = 0, skipped = 0;
+	double total = 0;
+	for (size_t i = 0; i < run->n_steps; i++) {
+		const struct step_rec *s = &run->steps[i];
+		skipped += s->skipped;
+		failed += !s->ok && !s->skipped;
+		if (!isnan(s->total_ms))
+			total += s->total_ms;
+	}
+	fprintf(out, "%s: %s", run->scenario,
+		run->ok ? "ok" : run->error ? run->error : "FAILED");
+	if (failed || skipped)
+		fprintf(out, " (%zu failed, %zu skipped of %zu steps)", failed,
+			skipped, run->n_steps);
+	fprintf(out, "  region %s, run %s, seq %lld, %.1f ms\n", run->region,
+		run->run_id, (long long)run->seq, total);
+	fprintf(out, "  %-3s %-14s %-4s %-14s %9s %9s %9s %9s %9s  %s\n", "#",
+		"STEP", "KIND", "RESULT", "DNS", "CONNECT", "TLS", "TTFB",
+		"TOTAL", "DETAIL");
+	for (size_t i = 0; i < run->n_steps; i++) {
+		const struct step_rec *s = &run->steps[i];
+		fprintf(out, "  %-3lld %-14.14s %-4s %-14.14s", (long long)s->idx,
+			s->name, run_step_kind_names[s->kind]
+					 ? run_step_kind_names[s->kind]
+					 : "?",
+			step_result(s));
+		ms_cell(out, s->dns_ms);
+		ms_cell(out, s->connect_ms);
+		ms_cell(out, s->tls_ms);
+		ms_cell(out, s->ttfb_ms);
+		ms_cell(out, s->total_ms);
+		fputs("  ", out);
+		step_summary(out, s);
+		fputc('\n', out);
+	}
+}
+
+/* ---- JSON -------------------------------------------------------------- */
+
+static void jnum(struct json *j, const char *k, double v)
+{
+	json_key(j, k);
+	json_num(j, v);
+}
+
+static void jint(struct json *j, const char *k, int64_t v)
+{
+	json_key(j, k);
+	if (v == RUN_NULL_INT)
+		json_null(j);
+	else
+		json_int(j, v);
+}
+
+static void jstr(struct json *j, const char *k, const char *v)
+{
+	json_key(j, k);
+	json_str(j, v);
+}
+
+/* An enum column: its public name, or null. */
+static void jenum(struct json *j, const char *k, const char *const *names,
+		  unsigned v)
+{
+	json_key(j, k);
+	json_str(j, v ? names[v] : NULL);
+}
+
+static void exchange_json(struct json *j, const struct exchange_rec *e)
+{
+	json_obj_begin(j);
+	jint(j, "idx", e->idx);
+	jstr(j, "method", e->method);
+	jstr(j, "url", e->url);
+	jint(j, "status", e->status);
+	jenum(j, "source", run_source_names, e->source);
+	jnum(j, "dns_ms", e->dns_ms);
+	jnum(j, "connect_ms", e->connect_ms);
+	jnum(j, "tls_ms", e->tls_ms);
+	jnum(j, "ttfb_ms", e->ttfb_ms);
+	jnum(j, "total_ms", e->total_ms);
+	jnum(j, "request_ack_ms", e->request_ack_ms);
+	jenum(j, "ack_pattern", run_ack_pattern_names, e->ack_pattern);
+	jnum(j, "ttfb_wire_ms", e->ttfb_wire_ms);
+	jenum(j, "ttfb_wire_quality", run_quality_names, e->ttfb_wire_quality);
+	jnum(j, "think_ms", e->think_ms);
+	jenum(j, "think_quality", run_quality_names, e->think_quality);
+	jnum(j, "transfer_ms", e->transfer_ms);
+	jnum(j, "goodput_kbps", e->goodput_kbps);
+	jint(j, "server_delayed_ack", e->server_delayed_ack);
+	json_obj_end(j);
+}
+
+/* A connection and the exchanges of step s that rode on it. */
+static void conn_json(struct json *j, const struct conn_rec *c,
+		      const struct step_rec *s, bool reused)
+{
+	json_obj_begin(j);
+	jenum(j, "family", run_family_names, c->family);
+	jstr(j, "src_addr", c->src_addr);
+	jint(j, "src_port", c->src_port);
+	jstr(j, "dst_addr", c->dst_addr);
+	jint(j, "dst_port", c->dst_port);
+	jenum(j, "conn_state", run_conn_state_names,
+	      reused ? RUN_CONN_REUSED : c->conn_state);
+	jenum(j, "source", run_source_names, c->source);
+	jnum(j, "connect_ms", reused ? NAN : c->connect_ms);
+	jnum(j, "tls_ms", reused ? NAN : c->tls_ms);
+	jnum(j, "rtt_ms", c->rtt_ms);
+	jenum(j, "rtt_quality", run_quality_names, c->rtt_quality);
+	jint(j, "syn_retrans", c->syn_retrans);
+	jnum(j, "tls_server_ms", c->tls_server_ms);
+	jint(j, "hrr", c->hrr);
+	jint(j, "resumed", c->resumed);
+	jint(j, "bytes_in", c->bytes_in);
+	jint(j, "bytes_out", c->bytes_out);
+	jint(j, "retrans", c->retrans);
+	jint(j, "dup_acks", c->dup_acks);
+	jint(j, "zero_window", c->zero_window);
+	jint(j, "out_of_order", c->out_of_order);
+	jint(j, "lost_in", c->lost_in);
+	jenum(j, "rst", run_rst_names, c->rst);
+	jstr(j, "icmp", c->icmp);
+	jint(j, "mss", c->mss);
+	jint(j, "wscale", c->wscale);
+	jint(j, "sack", c->sack);
+	json_key(j, "exchanges");
+	json_arr_begin(j);
+	for (size_t i = 0; i < s->n_exchanges; i++)
+		if (s->exchanges[i].conn_key == c->key && c->key != 0)
+			exchange_json(j, &s->exchanges[i]);
+	json_arr_end(j);
+	json_obj_end(j);
+}
+
+static const struct conn_rec *find_conn(const struct run_rec *run,
+					uint32_t key)
+{
+	for (size_t i = 0; i < run->n_steps; i++)
+		for (size_t k = 0; k < run->steps[i].n_conns; k++)
+			if (run->steps[i].conns[k].key == key)
+				return &run->steps[i].conns[k];
+	return NULL;
+}
+
+static void findings_json(struct json *j, const struct finding_rec *f,
+			  size_t n)
+{
+	json_key(j, "findings");
+	json_arr_begin(j);
+	for (size_t i = 0; i < n; i++) {
+		json_obj_begin(j);
+		jstr(j, "code", f[i].code);
+		/* packets is already JSON array text */
+		json_key(j, "packets");
+		json_raw(j, f[i].packets ? f[i].packets : "[]");
+		jstr(j, "detail", f[i].detail);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+}
+
+static void step_json(struct json *j, const struct run_rec *run,
+		      const struct step_rec *s)
+{
+	json_obj_begin(j);
+	jint(j, "idx", s->idx);
+	jstr(j, "name", s->name);
+	jenum(j, "kind", run_step_kind_names, s->kind);
+	jstr(j, "target", s->target);
+	json_key(j, "ok"), json_bool(j, s->ok);
+	json_key(j, "skipped"), json_bool(j, s->skipped);
+	jstr(j, "error", s->error);
+	jstr(j, "error_detail", s->error_detail);
+	jstr(j, "started_at", s->started_at);
+	jnum(j, "dns_ms", s->dns_ms);
+	jnum(j, "connect_ms", s->connect_ms);
+	jnum(j, "tls_ms", s->tls_ms);
+	jnum(j, "ttfb_ms", s->ttfb_ms);
+	jnum(j, "total_ms", s->total_ms);
+	jint(j, "status", s->status);
+	jint(j, "bytes", s->bytes);
+	jstr(j, "http_version", s->http_version);
+	jstr(j, "tls_version", s->tls_version);
+	jstr(j, "tls_cipher", s->tls_cipher);
+	jstr(j, "alpn", s->alpn);
+	jint(j, "tls_resumed", s->tls_resumed);
+	jenum(j, "conn_state", run_conn_state_names, s->conn_state);
+	jenum(j, "family", run_family_names, s->family);
+	jint(j, "rcode", s->rcode);
+	json_key(j, "answers");
+	json_raw(j, s->answers ? s->answers : "null");
+	json_key(j, "certificates");
+	json_arr_begin(j);
+	for (size_t i = 0; i < s->n_certs; i++) {
+		const struct cert_rec *c = &s->certs[i];
+		json_obj_begin(j);
+		jint(j, "depth", c->depth);
+		jstr(j, "subject", c->subject);
+		jstr(j, "issuer", c->issuer);
+		jstr(j, "not_after", c->not_after);
+		jint(j, "days_left", c->days_left);
+		jint(j, "verified", c->verified);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+	json_key(j, "connections");
+	json_arr_begin(j);
+	for (size_t i = 0; i < s->n_conns; i++)
+		conn_json(j, &s->conns[i], s, false);
+	/* connections opened by an earlier step that this one reused */
+	for (size_t i = 0; i < s->n_exchanges; i++) {
+		uint32_t key = s->exchanges[i].conn_key;
+		bool own = key == 0, seen = false;
+		for (size_t k = 0; k < s->n_conns && !own; k++)
+			own = s->conns[k].key == key;
+		for (size_t k = 0; k < i && !own && !seen; k++)
+			seen = s->exchanges[k].conn_key == key;
+		const struct conn_rec *c = own || seen ? NULL
+						       : find_conn(run, key);
+		if (c)
+			conn_json(j, c, s, true);
+	}
+	json_arr_end(j);
+	findings_json(j, s->findings, s->n_findings);
+	json_obj_end(j);
+}
+
+void render_run_json(FILE *out, const struct run_rec *run)
+{
+	struct json j;
+	json_init(&j, out);
+	json_obj_begin(&j);
+	jint(&j, "format_version", RUN_FORMAT_VERSION);
+	jstr(&j, "run_id", run->run_id);
+	jint(&j, "seq", run->seq ? run->seq : RUN_NULL_INT);
+	jstr(&j, "scenario", run->scenario);
+	jstr(&j, "scenario_file", run->scenario_file);
+	jstr(&j, "region", run->region);
+	jstr(&j, "probe_id", run->probe_id);
+	jstr(&j, "started_at", run->started_at);
+	jstr(&j, "finished_at", run->finished_at);
+	json_key(&j, "ok"), json_bool(&j, run->ok);
+	json_key(&j, "breach"), json_bool(&j, run->breach);
+	jstr(&j, "error", run->error);
+	jenum(&j, "clock_sync", run_clock_sync_names, run->clock_sync);
+	jenum(&j, "capture", run_capture_names, run->capture);
+	json_key(&j, "pcap");
+	json_str(&j, run->pcap ? run->pcap->path : NULL);
+	json_key(&j, "steps");
+	json_arr_begin(&j);
+	for (size_t i = 0; i < run->n_steps; i++)
+		step_json(&j, run, &run->steps[i]);
+	json_arr_end(&j);
+	findings_json(&j, run->findings, run->n_findings);
+	json_obj_end(&j);
+	fputc('\n', out);
+}

@@ -1,0 +1,490 @@
+/*
+ * step_exec.c: the scenario state machines on the loop (step_exec.h) and
+ * the helpers every step kind shares (step.h).
+ *
+ * Each scenario walks its steps in order: a step that uses a variable
+ * whose extracting step failed is recorded as skipped; a step that starts
+ * after the scenario's budget ran out is recorded as skipped with
+ * run.timeout; every other step runs and records its own result.  The
+ * next step is started from a zero-delay timer, never from inside the
+ * previous step's done callback, so stacks stay flat and a kind may free
+ * its state right after calling done.
+ */
+#include "steps/step_exec.h"
+
+#include <arpa/inet.h>
+#include <math.h>
+#include <stddef.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "steps/step.h"
+#include "steps/tls_trace.h"
+#include "util/xalloc.h"
+
+struct step_exec_state {
+	struct step_exec_item *item;
+	struct step_exec_run_ctx *rc;
+	struct step_env env;
+	struct tls_trace_set traces;
+	struct step_job job;
+	size_t next;                 /* index of the next step */
+	bool running, finished;
+	struct step_loop_timer tick; /* starts the next step */
+	uint64_t t0_ns;
+};
+
+struct step_exec_run_ctx {
+	struct step_loop *loop;
+	struct step_exec_item *items;
+	size_t n, started, active;
+	unsigned parallel;
+	step_exec_done_cb on_done;
+	void *ctx;
+};
+
+/* ---- helpers of step.h ------------------------------------------------ */
+
+uint32_t step_env_conn_key(struct step_env *env)
+{
+	return ++env->next_conn_key;
+}
+
+static const struct step_var *var_find(const struct step_env *env,
+				       const char *name)
+{
+	for (size_t i = 0; i < env->n_vars; i++)
+		if (strcmp(env->vars[i].name, name) == 0)
+			return &env->vars[i];
+	return NULL;
+}
+
+/*
+ * The parser made every ${NAME} either an extract (an earlier line
+ * extracts NAME) or the environment, never both, so one lookup order
+ * serves both kinds.
+ */
+static const char *var_lookup(const char *name, void *ctx)
+{
+	const struct step_var *v = var_find(ctx, name);
+	return v ? v->value : getenv(name);
+}
+
+char *step_expand(struct step_env *env, const struct scn_tmpl *t,
+		  struct errbuf *err)
+{
+	return scn_tmpl_expand(t, var_lookup, env, err);
+}
+
+void step_secret_free(char *s)
+{
+	if (!s)
+		return;
+	/* volatile: the compiler must not drop the wipe of a dying buffer */
+	for (volatile char *p = s; *p; p++)
+		*p = '\0';
+	free(s);
+}
+
+int step_var_set(struct step_env *env, const char *name, const char *value)
+{
+	char *v = xstrdup(value);
+	if (!v)
+		return PE_NOMEM;
+	for (size_t i = 0; i < env->n_vars; i++)
+		if (strcmp(env->vars[i].name, name) == 0) {
+			step_secret_free(env->vars[i].value);
+			env->vars[i].value = v;
+			return 0;
+		}
+	char *n = xstrdup(name);
+	if (!n || xgrow(&env->vars, &env->cap_vars, env->n_vars + 1,
+			sizeof(*env->vars)) < 0) {
+		free(n);
+		free(v);
+		return PE_NOMEM;
+	}
+	env->vars[env->n_vars++] = (struct step_var){ n, v };
+	return 0;
+}
+
+double step_ms(uint64_t from_ns, uint64_t to_ns)
+{
+	if (to_ns < from_ns)
+		return 0;
+	/* µs resolution, as the store documents */
+	return (double)((to_ns - from_ns) / 1000) / 1000.0;
+}
+
+char *step_utc(const struct step_env *env, uint64_t mono_ns)
+{
+	int64_t real = env->real0_ns + (int64_t)(mono_ns - env->mono0_ns);
+	time_t sec = (time_t)(real / 1000000000);
+	long usec = (long)((real % 1000000000) / 1000);
+	struct tm tm;
+	char buf[40];
+	if (!gmtime_r(&sec, &tm))
+		return NULL;
+	size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, sizeof(buf) - n, ".%06ldZ", usec);
+	return xstrdup(buf);
+}
+
+void step_fail(struct step_job *job, const char *error_class,
+	       const char *fmt, ...)
+{
+	struct step_rec *r = job->rec;
+	char buf[512];
+	va_list ap;
+	r->ok = false;
+	if (r->error) /* the first failure is the one that matters */
+		return;
+	r->error = xstrdup(error_class);
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	free(r->error_detail);
+	r->error_detail = xstrdup(buf);
+}
+
+static void sockaddr_text(const struct sockaddr_storage *ss, char **addr,
+			  int64_t *port)
+{
+	char buf[INET6_ADDRSTRLEN];
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s = (const void *)ss;
+		inet_ntop(AF_INET, &s->sin_addr, buf, sizeof(buf));
+		*port = ntohs(s->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s = (const void *)ss;
+		inet_ntop(AF_INET6, &s->sin6_addr, buf, sizeof(buf));
+		*port = ntohs(s->sin6_port);
+	} else {
+		return;
+	}
+	free(*addr);
+	*addr = xstrdup(buf);
+}
+
+void step_conn_from_fd(struct conn_rec *c, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+		sockaddr_text(&ss, &c->src_addr, &c->src_port);
+		c->family = ss.ss_family == AF_INET6 ? RUN_FAMILY_IPV6
+						     : RUN_FAMILY_IPV4;
+	}
+	len = sizeof(ss);
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+		sockaddr_text(&ss, &c->dst_addr, &c->dst_port);
+}
+
+uint64_t step_job_deadline_ns(const struct step_job *job)
+{
+	uint64_t d = job->t0_ns + (uint64_t)job->st->opts.timeout_ms * 1000000u;
+	return d < job->env->deadline_ns ? d : job->env->deadline_ns;
+}
+
+/* ---- the scenario state machine ---------------------------------------- */
+
+static void tick(struct step_loop *loop, void *ctx);
+static void start_more(struct step_exec_run_ctx *rc);
+
+/* The first ${NAME} of an extract that has no value (its step failed). */
+static const char *missing_in(const struct step_env *env,
+			      const struct scn_tmpl *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->segs[i].kind == SCN_SEG_EXTRACT &&
+		    !var_find(env, t->segs[i].text))
+			return t->segs[i].text;
+	return NULL;
+}
+
+static const char *missing_var(const struct step_env *env,
+			       const struct scn_step *st)
+{
+	const char *m;
+	if ((m = missing_in(env, &st->target)) ||
+	    (m = missing_in(env, &st->body)) ||
+	    (m = missing_in(env, &st->opts.sni)) ||
+	    (m = missing_in(env, &st->opts.proxy)))
+		return m;
+	for (size_t i = 0; i < st->n_headers; i++)
+		if ((m = missing_in(env, &st->headers[i])))
+			return m;
+	for (size_t i = 0; i < st->n_expects; i++)
+		if ((m = missing_in(env, &st->expects[i].value)))
+			return m;
+	return NULL;
+}
+
+/* Which step extracts name (for the skip message). */
+static const struct scn_step *extractor(const struct scn_plan *plan,
+					 const char *name, size_t before)
+{
+	for (size_t i = before; i-- > 0;)
+		for (size_t k = 0; k < plan->steps[i].n_extracts; k++)
+			if (strcmp(plan->steps[i].extracts[k].name, name) == 0)
+				return &plan->steps[i];
+	return NULL;
+}
+
+static void set_text(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = xstrdup(src);
+}
+
+static void finish_scenario(struct step_exec_state *s)
+{
+	struct step_exec_item *item = s->item;
+	struct run_rec *run = item->run;
+	uint64_t now = step_loop_now_ns();
+	bool ok = item->status == 0;
+	for (size_t i = 0; i < run->n_steps; i++)
+		ok = ok && run->steps[i].ok;
+	run->ok = ok;
+	free(run->finished_at);
+	run->finished_at = step_utc(&s->env, now);
+	if (item->status != 0 && !run->error)
+		run->error = xstrdup("internal");
+	step_http_env_release(&s->env);
+	step_tls_env_release(&s->env);
+	step_dns_env_release(&s->env);
+	s->finished = true;
+	s->rc->active--;
+	if (s->rc->on_done)
+		s->rc->on_done(item, s->rc->ctx);
+	start_more(s->rc);
+}
+
+static void step_done(struct step_job *job)
+{
+	/* the job is embedded in its scenario's state */
+	struct step_exec_state *st = (struct step_exec_state *)
+		((char *)job - offsetof(struct step_exec_state, job));
+	struct step_rec *r = job->rec;
+	uint64_t now = step_loop_now_ns();
+	if (r->error)
+		r->ok = false;
+	if (isnan(r->total_ms))
+		r->total_ms = step_ms(job->t0_ns, now);
+	st->running = false;
+	step_loop_timer_start(st->env.loop, &st->tick, 0, tick, st);
+}
+
+/* Mark steps [from, n) as not run, with class and detail. */
+static void skip_rest(struct step_exec_state *s, size_t from,
+		      const char *error_class, const char *detail)
+{
+	struct run_rec *run = s->item->run;
+	for (size_t i = from; i < run->n_steps; i++) {
+		struct step_rec *r = &run->steps[i];
+		r->skipped = true;
+		r->ok = false;
+		set_text(&r->error, error_class);
+		set_text(&r->error_detail, detail);
+	}
+}
+
+static void run_step(struct step_exec_state *s)
+{
+	const struct scn_plan *plan = s->item->plan;
+	struct run_rec *run = s->item->run;
+	size_t i = s->next++;
+	const struct scn_step *st = &plan->steps[i];
+	struct step_rec *r = &run->steps[i];
+	uint64_t now = step_loop_now_ns();
+
+	if (now >= s->env.deadline_ns) {
+		char d[96];
+		snprintf(d, sizeof(d), "the scenario's timeout of %u ms ran "
+				       "out before this step",
+			 plan->timeout_ms);
+		skip_rest(s, i, "run.timeout", d);
+		s->next = plan->n_steps;
+		step_loop_timer_start(s->env.loop, &s->tick, 0, tick, s);
+		return;
+	}
+	const char *m = missing_var(&s->env, st);
+	if (m) {
+		const struct scn_step *x = extractor(plan, m, i);
+		char d[200];
+		snprintf(d, sizeof(d), "${%s} has no value: step '%s' (line %u) "
+				       "did not extract it",
+			 m, x ? x->name : "?", x ? x->line : 0);
+		r->skipped = true;
+		r->ok = false;
+		set_text(&r->error, "skipped");
+		set_text(&r->error_detail, d);
+		step_loop_timer_start(s->env.loop, &s->tick, 0, tick, s);
+		return;
+	}
+
+	static int (*const start[])(struct step_job *) = {
+		[SCN_STEP_DNS] = step_dns_start,
+		[SCN_STEP_TCP] = step_tcp_start,
+		[SCN_STEP_TLS] = step_tls_start,
+		[SCN_STEP_HTTP] = step_http_start,
+	};
+	r->skipped = false;
+	r->ok = true;
+	free(r->error);
+	r->error = NULL;
+	free(r->error_detail);
+	r->error_detail = NULL;
+	free(r->started_at);
+	r->started_at = step_utc(&s->env, now);
+	s->job = (struct step_job){ .env = &s->env, .st = st, .rec = r,
+				    .t0_ns = now, .done = step_done };
+	s->running = true;
+	int ret = start[st->kind](&s->job);
+	if (ret < 0) {
+		s->running = false;
+		s->item->status = ret;
+		errbuf_set(&s->item->err, ret, "step %zu (%s): %s", i + 1,
+			   st->name, pe_name(ret));
+		r->ok = false;
+		set_text(&r->error, "internal");
+		skip_rest(s, i + 1, "skipped", "probe failed internally");
+		s->next = plan->n_steps;
+		step_loop_timer_start(s->env.loop, &s->tick, 0, tick, s);
+	}
+}
+
+static void tick(struct step_loop *loop, void *ctx)
+{
+	struct step_exec_state *s = ctx;
+	(void)loop;
+	if (s->running || s->finished)
+		return;
+	if (s->next < s->item->plan->n_steps)
+		run_step(s);
+	else
+		finish_scenario(s);
+}
+
+/* Pre-add every step's record, so steps that never run are recorded. */
+static int prepare(struct step_exec_state *s)
+{
+	const struct scn_plan *plan = s->item->plan;
+	struct run_rec *run = s->item->run;
+	static const enum run_step_kind kinds[] = {
+		[SCN_STEP_DNS] = RUN_KIND_DNS, [SCN_STEP_TCP] = RUN_KIND_TCP,
+		[SCN_STEP_TLS] = RUN_KIND_TLS, [SCN_STEP_HTTP] = RUN_KIND_HTTP };
+	for (size_t i = 0; i < plan->n_steps; i++) {
+		const struct scn_step *st = &plan->steps[i];
+		struct step_rec *r;
+		int ret = run_rec_add_step(run, &r);
+		if (ret < 0)
+			return ret;
+		r->kind = kinds[st->kind];
+		r->name = xstrdup(st->name);
+		char *t = scn_tmpl_show(&st->target);
+		if (t && (st->kind == SCN_STEP_TCP || st->kind == SCN_STEP_TLS)) {
+			char *hp = xasprintf(strchr(t, ':') ? "[%s]:%u"
+							    : "%s:%u",
+					     t, st->port);
+			free(t);
+			t = hp;
+		} else if (t && st->kind == SCN_STEP_HTTP) {
+			char *mt = xasprintf("%s %s", st->method, t);
+			free(t);
+			t = mt;
+		}
+		r->target = t;
+		r->skipped = true;
+		if (!r->name || !r->target)
+			return PE_NOMEM;
+	}
+	return 0;
+}
+
+static int start_scenario(struct step_exec_run_ctx *rc,
+			  struct step_exec_item *item)
+{
+	struct step_exec_state *s = calloc(1, sizeof(*s));
+	if (!s)
+		return PE_NOMEM;
+	item->state = s;
+	s->item = item;
+	s->rc = rc;
+	s->env.loop = rc->loop;
+	s->env.plan = item->plan;
+	s->env.run = item->run;
+	s->env.traces = &s->traces;
+	struct timespec rt;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	s->env.mono0_ns = step_loop_now_ns();
+	s->env.real0_ns = (int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec;
+	s->t0_ns = s->env.mono0_ns;
+	s->env.deadline_ns =
+		s->t0_ns + (uint64_t)item->plan->timeout_ms * 1000000u;
+	rc->active++;
+	free(item->run->started_at);
+	item->run->started_at = step_utc(&s->env, s->t0_ns);
+	int ret = prepare(s);
+	if (ret == 0)
+		ret = step_dns_env_init(&s->env, &item->err);
+	if (ret == 0)
+		ret = step_http_env_init(&s->env, &item->err);
+	if (ret < 0) {
+		item->status = ret;
+		if (!item->err.msg[0])
+			errbuf_set(&item->err, ret, "%s", pe_name(ret));
+		skip_rest(s, 0, "skipped", "probe failed internally");
+		s->next = item->plan->n_steps;
+	}
+	step_loop_timer_start(rc->loop, &s->tick, 0, tick, s);
+	return 0;
+}
+
+static void start_more(struct step_exec_run_ctx *rc)
+{
+	while (rc->started < rc->n && rc->active < rc->parallel) {
+		struct step_exec_item *item = &rc->items[rc->started++];
+		if (start_scenario(rc, item) < 0) {
+			item->status = PE_NOMEM;
+			errbuf_set(&item->err, PE_NOMEM, "out of memory");
+			if (rc->on_done)
+				rc->on_done(item, rc->ctx);
+		}
+	}
+}
+
+int step_exec_run(struct step_loop *loop, struct step_exec_item *items,
+		  size_t n, unsigned parallel, step_exec_done_cb on_done,
+		  void *ctx)
+{
+	struct step_exec_run_ctx rc = { .loop = loop, .items = items, .n = n,
+					.parallel = parallel ? parallel : 1,
+					.on_done = on_done, .ctx = ctx };
+	for (size_t i = 0; i < n; i++) {
+		items[i].status = 0;
+		items[i].err.msg[0] = '\0';
+		items[i].state = NULL;
+	}
+	start_more(&rc);
+	int ret = step_loop_run(loop);
+	for (size_t i = 0; i < n; i++) {
+		struct step_exec_state *s = items[i].state;
+		if (!s)
+			continue;
+		for (size_t k = 0; k < s->env.n_vars; k++) {
+			free(s->env.vars[k].name);
+			step_secret_free(s->env.vars[k].value);
+		}
+		free(s->env.vars);
+		tls_trace_set_release(&s->traces);
+		free(s);
+		items[i].state = NULL;
+	}
+	return ret;
+}
