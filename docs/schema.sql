@@ -198,7 +198,8 @@ CREATE TABLE connections (
 	mss INTEGER CHECK (mss BETWEEN 0 AND 65535),
 	wscale INTEGER CHECK (wscale BETWEEN 0 AND 14),
 	sack INTEGER CHECK (sack IN (0, 1))
-);
+, connect_ms REAL
+	CHECK (connect_ms >= 0), tls_ms REAL CHECK (tls_ms >= 0));
 CREATE INDEX connections_run ON connections (run_seq);
 CREATE INDEX connections_step ON connections (step_id);
 CREATE TABLE exchanges (

@@ -957,7 +957,11 @@ static const struct opt_def opt_defs[] = {
 	  opt_string, NULL },
 	{ "ip", SCN_OPT_IP, K_TCP | K_TLS | K_HTTP | K_DEFAULTS, false, false,
 	  opt_enum, ip_vals },
-	{ "sni", SCN_OPT_SNI, K_TLS | K_HTTP, false, true, opt_tmpl, NULL },
+	/*
+	 * Not for http: libcurl sends and verifies the URL's host name; an
+	 * http step that claimed another SNI would record something else.
+	 */
+	{ "sni", SCN_OPT_SNI, K_TLS, false, true, opt_tmpl, NULL },
 	{ "alpn", SCN_OPT_ALPN, K_TLS, false, false, opt_string, NULL },
 	{ "tls_min", SCN_OPT_TLS_MIN, K_TLS | K_HTTP | K_DEFAULTS, false, false,
 	  opt_enum, tls_vals },
@@ -1020,8 +1024,9 @@ static int parse_option(struct pctx *c, struct kv *kv, unsigned where,
 			     od->name);
 		else
 			perr(c, kv->line, kv->col,
-			     "option '%s' is not valid for a %s step",
-			     od->name, where_name(where));
+			     "option '%s' is not valid for %s %s step",
+			     od->name, where == K_HTTP ? "an" : "a",
+			     where_name(where));
 		return -1;
 	}
 	if (kv->op != OP_EQ) {

@@ -33,6 +33,7 @@
 /*
  * Error classes (steps.error).  Public: alerting rules match them.
  *   dns.nxdomain dns.servfail dns.refused dns.nodata dns.timeout dns.error
+ *   dns.rcode (NOERROR where `expect rcode=X` wanted another)
  *   tcp.refused tcp.timeout tcp.unreachable tcp.error
  *   tls.verify tls.hostname tls.pin tls.expiring tls.alert tls.timeout
  *   tls.error
@@ -106,7 +107,11 @@ void step_fail(struct step_job *job, const char *error_class,
 /* Fill a connection's addresses and family from a connected socket. */
 void step_conn_from_fd(struct conn_rec *c, int fd);
 
-/* The minimum budget left: the step's timeout or the scenario's. */
+/*
+ * Deadlines everywhere in steps/ are absolute CLOCK_MONOTONIC instants
+ * in ns (step_loop_now_ns() + budget).  A job's deadline is the earlier of
+ * its step's timeout and the scenario's.
+ */
 uint64_t step_job_deadline_ns(const struct step_job *job);
 
 /* ---- name resolution (step_dns.c) ----------------------------------- */
@@ -120,9 +125,10 @@ struct step_addrs {
 };
 
 /*
- * cb's status: 0 with at least one address, else an error class
- * ("dns.nxdomain", "dns.timeout", ...) and detail.  dns_ms is NAN when no
- * query was made (an IP literal).
+ * On success error_class and detail are NULL and addrs holds at least one
+ * address; on failure error_class ("dns.nxdomain", "dns.timeout", ...)
+ * and detail are set and addrs is non-NULL with n == 0.  dns_ms is NAN
+ * when no query was made (an IP literal, localhost per RFC 6761).
  */
 typedef void (*step_resolve_cb)(void *ctx, const char *error_class,
 				const char *detail,
@@ -135,8 +141,9 @@ void step_dns_env_release(struct step_env *env);
 /*
  * Resolve host (a name or an IP literal) to addresses of family (AF_INET,
  * AF_INET6 or AF_UNSPEC for both, IPv6 first as getaddrinfo would), each
- * with port set.  cb is called exactly once, never from inside this call.
- * Returns 0, or PE_NOMEM.
+ * with port set.  cb is called exactly once, never from inside this call
+ * (unless step_dns_env_release() drops the query first: then never).
+ * Returns 0, PE_NOMEM, or PE_INVAL (no channel, a bad family).
  */
 int step_dns_resolve(struct step_env *env, const char *host, int family,
 		     uint16_t port, uint64_t deadline_ns, step_resolve_cb cb,

@@ -59,6 +59,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 
 #include "util/json.h"
@@ -280,6 +281,7 @@ static const struct {
 	{ ARES_EFORMERR, "dns.error", "FORMERR", 1 },
 	{ ARES_ENOTIMP, "dns.error", "NOTIMP", 4 },
 	{ ARES_ETIMEOUT, "dns.timeout", "timeout", -1 },
+	{ ARES_ENOMEM, "internal", "out of memory", -1 },
 };
 
 /* The class of a failed c-ares status; *what gets a readable reason. */
@@ -621,6 +623,32 @@ static bool ip_literal(const char *host, struct sockaddr_storage *ss)
 	return false;
 }
 
+/*
+ * RFC 6761 6.3: localhost names are the loopback, never asked of a DNS
+ * server.  c-ares 1.18 agrees but, with our "b"-only lookups, fails them.
+ */
+static bool is_localhost(const char *host)
+{
+	static const char suffix[] = ".localhost";
+	size_t n = strlen(host), sn = sizeof(suffix) - 1;
+	if (n && host[n - 1] == '.')
+		n--;
+	return (n == sn - 1 && !strncasecmp(host, suffix + 1, n)) ||
+	       (n > sn && !strncasecmp(host + n - sn, suffix, sn));
+}
+
+static void loopback(struct step_addrs *a, int family, uint16_t port)
+{
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6 };
+	struct sockaddr_in s4 = { .sin_family = AF_INET };
+	s6.sin6_addr = in6addr_loopback;
+	s4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (family != AF_INET)
+		addrs_add(a, (struct sockaddr *)&s6, sizeof(s6), port);
+	if (family != AF_INET6)
+		addrs_add(a, (struct sockaddr *)&s4, sizeof(s4), port);
+}
+
 int step_dns_resolve(struct step_env *env, const char *host, int family,
 		     uint16_t port, uint64_t deadline_ns, step_resolve_cb cb,
 		     void *ctx)
@@ -659,6 +687,14 @@ int step_dns_resolve(struct step_env *env, const char *host, int family,
 				  sizeof(lit), port);
 			q->decided = true;
 		}
+		step_loop_timer_start(q->loop, &q->deliver, 0, res_on_deliver,
+				      q);
+		return 0;
+	}
+	if (is_localhost(host)) {
+		q->dns_ms = NAN;
+		loopback(&q->addrs, family, port);
+		q->decided = true;
 		step_loop_timer_start(q->loop, &q->deliver, 0, res_on_deliver,
 				      q);
 		return 0;
@@ -1192,7 +1228,7 @@ static const char *q_failure(const struct dns_job *j, const struct dns_q *q,
 		snprintf(detail, len, "%s %s: %s%s", target, type, what, srv);
 		return cls;
 	}
-	cls = rcode ? rcode_class(rcode) : "dns.error";
+	cls = rcode ? rcode_class(rcode) : "dns.rcode";
 	if (want < 0)
 		snprintf(detail, len, "%s %s: %s%s", target, type,
 			 rcode_text(rcode, rbuf, sizeof(rbuf)), srv);
@@ -1220,7 +1256,7 @@ static void job_record(struct dns_job *j)
 	const char *fail_class = NULL;
 	char detail[DNS_DETAIL_LEN];
 	struct dns_rrs rrs = { 0 };
-	bool all = true;
+	bool all = true, nomem = false;
 	uint64_t t_reply = 0;
 	int64_t rcode = RUN_NULL_INT;
 
@@ -1240,7 +1276,7 @@ static void job_record(struct dns_job *j)
 			fail_class = q_failure(j, q, rc, exp ? want : -1,
 					       detail, sizeof(detail));
 		if (q->abuf && rrs_parse(&rrs, q->abuf, q->alen) < 0)
-			rrs.omitted++; /* out of memory: say so in the JSON */
+			nomem = true;
 	}
 	/* dns_ms: to the last reply; total_ms: to the last outcome */
 	rec->dns_ms = t_reply ? step_ms(j->t0_ns, t_reply) : NAN;
@@ -1249,6 +1285,11 @@ static void job_record(struct dns_job *j)
 	free(rec->answers);
 	rec->answers = t_reply ? rrs_json(&rrs) : NULL; /* NULL: no reply */
 	rrs_release(&rrs);
+	if ((nomem || (t_reply && !rec->answers)) && !fail_class) {
+		fail_class = "internal";
+		snprintf(detail, sizeof(detail), "%s",
+			 "out of memory reading answers");
+	}
 	if (fail_class) {
 		step_fail(j->job, fail_class, "%s", detail);
 	} else {
@@ -1412,7 +1453,8 @@ int step_dns_start(struct step_job *job)
 	j->t0_ns = step_loop_now_ns();
 	if (deadline)
 		step_loop_timer_start(loop, &j->deadline,
-				      deadline > j->t0_ns ? deadline - j->t0_ns : 0,
+				      deadline > j->t0_ns ? deadline - j->t0_ns
+							  : 0,
 				      job_on_deadline, j);
 	/* callbacks may come at once (bad name, memory): they only count */
 	for (size_t i = 0; i < j->n; i++) {

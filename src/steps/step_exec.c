@@ -394,10 +394,6 @@ static int prepare(struct step_exec_state *s)
 					     t, st->port);
 			free(t);
 			t = hp;
-		} else if (t && st->kind == SCN_STEP_HTTP) {
-			char *mt = xasprintf("%s %s", st->method, t);
-			free(t);
-			t = mt;
 		}
 		r->target = t;
 		r->skipped = true;

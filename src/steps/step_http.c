@@ -72,7 +72,7 @@
 #define HTTP_CONN_MAP 64        /* connections remembered for reuse */
 #define HTTP_MAX_LOOKUPS 2      /* per hop: the target and/or the proxy */
 #define HTTP_EXCERPT 80         /* bytes of a body or header in a detail */
-#define HTTP_DETAIL 512         /* bytes of an error detail */
+#define HTTP_DETAIL 4096        /* bytes of a detail before redaction */
 #define HTTP_BODY_CAP0 16384u   /* first allocation of a response body */
 #define HTTP_REDACT_MIN 4       /* shorter env values are not redacted */
 
@@ -280,7 +280,11 @@ static char *redact(const struct step_env *env, const char *in)
 	return s;
 }
 
-/* Fail the step with a detail that holds no environment value. */
+/*
+ * Fail the step with a detail that holds no environment value.  The text
+ * is redacted before step_fail() cuts it to its own size, so the cut can
+ * split a ${NAME}, never a value.
+ */
 static void fail(struct http_job *hj, const char *error_class,
 		 const char *fmt, ...) PE_PRINTF(3, 4);
 static void fail(struct http_job *hj, const char *error_class,
@@ -823,7 +827,12 @@ static char *origin_of(CURLU *u)
 	return o;
 }
 
-/* Add a lookup of host:port (from u) for this hop. */
+/*
+ * Add a lookup of u's host and port for this hop; default_port when u
+ * has none.  (Not CURLU_DEFAULT_PORT: for a proxy curl's default is 1080
+ * or 443, not the scheme's, and the CURLOPT_RESOLVE entry must match the
+ * port curl connects to.)
+ */
 static int add_lookup(struct http_job *hj, CURLU *u, uint16_t default_port)
 {
 	char *host = NULL, *port = NULL;
@@ -845,8 +854,7 @@ static int add_lookup(struct http_job *hj, CURLU *u, uint16_t default_port)
 		goto out;
 	}
 	l->port = default_port;
-	if (curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) ==
-	    CURLUE_OK)
+	if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK)
 		l->port = (uint16_t)strtoul(port, NULL, 10);
 	l->literal = is_ip_literal(l->host);
 	l->hj = hj;
@@ -1267,10 +1275,12 @@ static const char *http_version_text(long v)
 
 /*
  * Record the hop's connection: a new one gets a conn_rec (its key was
- * reserved by the SSL_CTX callback for TLS), a reused one is found by its
- * local address.  Returns the key for the exchange (0: unknown).
+ * reserved by the SSL_CTX callback for TLS) with the hop's connect and
+ * TLS times, a reused one is found by its local address.  Returns the key
+ * for the exchange (0: unknown).
  */
-static uint32_t hop_conn(struct http_job *hj, bool is_new)
+static uint32_t hop_conn(struct http_job *hj, bool is_new, double connect_ms,
+			 double tls_ms)
 {
 	struct step_http *h = hj->h;
 	struct step_rec *r = hj->job->rec;
@@ -1313,6 +1323,8 @@ static uint32_t hop_conn(struct http_job *hj, bool is_new)
 	c->dst_port = hj->pport ? hj->pport : RUN_NULL_INT;
 	c->conn_state = hj->resumed ? RUN_CONN_RESUMED : RUN_CONN_NEW;
 	c->source = RUN_SOURCE_LIBRARY;
+	c->connect_ms = connect_ms;
+	c->tls_ms = tls_ms;
 	if (hj->tls)
 		c->resumed = hj->resumed ? 1 : 0;
 	if (hj->trace && hj->lport && !hj->prereq) {
@@ -1644,7 +1656,7 @@ static void hop_done(struct http_job *hj, CURLcode rc)
 	double tls_ms = is_new && hj->https && ac > 0 ? us_ms(ac - co) : NAN;
 	double ttfb_ms = stt > 0 ? us_ms(stt - pt) : NAN;
 	double total_ms = (isnan(hj->dns_ms) ? 0 : hj->dns_ms) + us_ms(tt);
-	uint32_t key = hop_conn(hj, is_new);
+	uint32_t key = hop_conn(hj, is_new, connect_ms, tls_ms);
 
 	struct exchange_rec *x = NULL;
 	if (step_rec_add_exchange(r, &x) == 0) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # probe run --dry-run prints the plan, never expands or stores secrets, and
-# refuses unset variables; a real run says plainly it is not there yet.
+# refuses unset variables.
 . "$(dirname "$0")/lib.sh"
 cd "$T" && cp -r "$OLDPWD/scenarios" . || exit 3
 
@@ -30,10 +30,9 @@ USER=u PASS=p run_probe run --dry-run scenarios/demo.scn scenarios/dns-health.sc
 expect_rc 0 "dry-run of two scenarios"
 expect_eq "$(grep -c '^scenario ' <<<"$out")" 2 "both plans printed"
 
-run_probe run scenarios/demo.scn
-expect_rc 2 "run without --dry-run exits 2 (not implemented yet)"
-expect_match "$err" 'not implemented yet: executing scenarios .* issue 3' "says so plainly"
-[ ! -e probe.db ] && ok "an unimplemented run creates no store" || not_ok "an unimplemented run creates no store"
+env -u PASS USER=u "$PROBE" run --db "$T/x.db" scenarios/shop-checkout.scn >"$T/out" 2>"$T/err"; rc=$?
+expect_rc 2 "a real run with an unset variable exits 2 before running"
+[ ! -e "$T/x.db" ] && ok "and creates no store" || not_ok "and creates no store"
 
 run_probe run --parallel 0 scenarios/demo.scn
 expect_rc 2 "--parallel 0 refused"

@@ -10,15 +10,22 @@
  *   upstream  serves fail.test unsigned.  main validates DNSSEC with a
  *             (dummy) trust anchor for fail.test and forwards fail.test
  *             to upstream, so every fail.test answer is BOGUS: SERVFAIL.
- * plus a "silent" server: a bound UDP socket that never answers.
+ * plus a "silent" server: a bound UDP socket that never answers, and a
+ * "crafted" one, served from the test's own loop, that sends malformed
+ * answers dnsmasq never would.
  * Readiness is polled with real queries.  Without dnsmasq the tests skip.
+ *
+ * step_expand, step_fail, step_ms and step_job_deadline_ns are the real
+ * ones from step_exec.c.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pwd.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -46,64 +53,6 @@
 #define N_ELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define MS 1000000ull
 
-/*
- * ---- test doubles of the executor (step_exec.c) ---------------------------
- * Weak, so that linking the real step_exec.o replaces them.  They follow
- * step.h's contracts as step_dns.c relies on them.
- */
-
-static const char *tvar_lookup(const char *name, void *ctx)
-{
-	struct step_env *env = ctx;
-	for (size_t i = 0; i < env->n_vars; i++)
-		if (!strcmp(env->vars[i].name, name))
-			return env->vars[i].value;
-	return getenv(name);
-}
-
-__attribute__((weak)) char *step_expand(struct step_env *env,
-					const struct scn_tmpl *t,
-					struct errbuf *err)
-{
-	return scn_tmpl_expand(t, tvar_lookup, env, err);
-}
-
-__attribute__((weak)) void step_secret_free(char *s)
-{
-	if (s)
-		memset(s, 0, strlen(s));
-	free(s);
-}
-
-__attribute__((weak)) double step_ms(uint64_t from_ns, uint64_t to_ns)
-{
-	return round(((double)to_ns - (double)from_ns) / 1e3) / 1e3;
-}
-
-__attribute__((weak)) void step_fail(struct step_job *job,
-				     const char *error_class,
-				     const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	job->rec->ok = false;
-	free(job->rec->error);
-	free(job->rec->error_detail);
-	job->rec->error = xstrdup(error_class);
-	job->rec->error_detail = xstrdup(buf);
-}
-
-__attribute__((weak)) uint64_t step_job_deadline_ns(const struct step_job *job)
-{
-	uint64_t d = job->t0_ns + (uint64_t)job->st->opts.timeout_ms * MS;
-	if (job->env->deadline_ns && job->env->deadline_ns < d)
-		d = job->env->deadline_ns;
-	return d;
-}
-
 /* ---- fixture: the servers ------------------------------------------------ */
 
 struct fx {
@@ -112,6 +61,8 @@ struct fx {
 	uint16_t port;        /* main dnsmasq */
 	int silent_fd;        /* bound, never read */
 	uint16_t silent_port;
+	int crafted_fd;       /* answers what a test tells it (crafted_reply) */
+	uint16_t crafted_port;
 };
 
 static const char *dnsmasq_bin(void)
@@ -152,19 +103,30 @@ static uint16_t free_port(void)
 	return 0;
 }
 
+/*
+ * Start bin unprivileged: --no-daemon keeps dnsmasq from changing user, so
+ * under root the child becomes nobody itself.
+ */
 static pid_t spawn(const char *bin, const char **argv, const char *log)
 {
+	const struct passwd *pw = geteuid() == 0 ? getpwnam("nobody") : NULL;
+	uid_t uid = pw ? pw->pw_uid : 65534;
+	gid_t gid = pw ? pw->pw_gid : 65534;
 	pid_t pid = fork();
 	if (pid != 0)
 		return pid;
-	/* dies with us, should the test crash before its teardown */
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 	if (fd >= 0) {
 		dup2(fd, 1);
 		dup2(fd, 2);
 		close(fd);
 	}
+	if (geteuid() == 0 &&
+	    (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0))
+		_exit(126);
+	/* dies with us, should the test crash before its teardown (set after
+	 * setuid(), which clears it) */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	/* execv() does not write to them; C declares them char * */
 	execv(bin, (char *const *)argv);
 	_exit(127);
@@ -203,7 +165,8 @@ static bool dns_ready(uint16_t port, pid_t pid)
 			poll(NULL, 0, 10);
 			continue;
 		}
-		ok = (p.revents & POLLIN) && recv(fd, buf, sizeof(buf), 0) >= 12;
+		ok = (p.revents & POLLIN) &&
+		     recv(fd, buf, sizeof(buf), 0) >= 12;
 		if (!ok && (p.revents & POLLERR)) {
 			recv(fd, buf, sizeof(buf), 0); /* clears the error */
 			poll(NULL, 0, 10);
@@ -239,7 +202,9 @@ static void show_log(const char *path)
 /* Names in wire form, in hex, for --dns-rr: ns1.test, hostmaster.test */
 #define HEX_NS1 "036e7331047465737400"
 #define HEX_HOSTMASTER "0a686f73746d6173746572047465737400"
-#define ZERO_DS "0000000000000000000000000000000000000000000000000000000000000000"
+#define ZERO_DS                                                                \
+	"00000000000000000000000000000000"                                     \
+	"00000000000000000000000000000000"
 
 static bool start_servers(struct fx *fx, const char *bin)
 {
@@ -305,20 +270,38 @@ static bool start_servers(struct fx *fx, const char *bin)
 	return false;
 }
 
+/* A UDP socket bound to 127.0.0.1 and a free port. */
+static int udp_bound(uint16_t *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
 static int group_setup(void **state)
 {
 	const char *bin = dnsmasq_bin();
 	struct fx *fx = calloc(1, sizeof(*fx));
 	if (!fx)
 		return -1;
-	fx->silent_fd = -1;
+	fx->silent_fd = fx->crafted_fd = -1;
 	*state = fx;
 	if (!bin) {
 		fprintf(stderr, "test_step_dns: no dnsmasq, skipping\n");
 		return 0;
 	}
 	snprintf(fx->dir, sizeof(fx->dir), "/tmp/probe-test-dns-XXXXXX");
-	if (!mkdtemp(fx->dir))
+	/* readable by dnsmasq running as nobody */
+	if (!mkdtemp(fx->dir) || chmod(fx->dir, 0755) < 0)
 		return -1;
 	char path[96];
 	snprintf(path, sizeof(path), "%s/hosts", fx->dir);
@@ -327,15 +310,9 @@ static int group_setup(void **state)
 			 "127.0.0.11 v4.test\n");
 
 	/* the silent server: datagrams queue up unread */
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fx->silent_fd = socket(AF_INET, SOCK_DGRAM, 0);
-	if (fx->silent_fd < 0 ||
-	    bind(fx->silent_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    getsockname(fx->silent_fd, (struct sockaddr *)&sa, &len) < 0)
+	if ((fx->silent_fd = udp_bound(&fx->silent_port)) < 0 ||
+	    (fx->crafted_fd = udp_bound(&fx->crafted_port)) < 0)
 		return -1;
-	fx->silent_port = ntohs(sa.sin_port);
 
 	for (int attempt = 0; attempt < 5; attempt++)
 		if (start_servers(fx, bin))
@@ -351,6 +328,8 @@ static int group_teardown(void **state)
 	stop(&fx->up_pid);
 	if (fx->silent_fd >= 0)
 		close(fx->silent_fd);
+	if (fx->crafted_fd >= 0)
+		close(fx->crafted_fd);
 	if (fx->dir[0]) {
 		static const char *const files[] = { "hosts", "main.log",
 						     "upstream.log" };
@@ -406,6 +385,8 @@ static void trun_init(struct trun *t, const struct fx *fx, const int *servers,
 	t->env.loop = &t->loop;
 	t->env.plan = &t->plan;
 	t->env.run = &t->run;
+	/* the scenario's budget, as step_exec.c sets it */
+	t->env.deadline_ns = step_loop_now_ns() + 60000 * MS;
 	struct errbuf err = { "" };
 	int r = step_dns_env_init(&t->env, &err);
 	if (r < 0)
@@ -430,7 +411,7 @@ static void trun_release(struct trun *t)
 			skip();                                               \
 	} while (0)
 
-/* ---- dns steps ------------------------------------------------------------ */
+/* ---- dns steps ---------------------------------------------------------- */
 
 struct tstep {
 	struct scn_step st;
@@ -477,12 +458,17 @@ struct tjob {
 	bool in_start;
 };
 
+/* A test server's fd watched on the run's loop, to drop when a step ends. */
+static int g_unwatch_fd = -1;
+
 static void tjob_done(struct step_job *job)
 {
 	struct tjob *tj = (struct tjob *)job;
 	assert_false(tj->in_start);
 	assert_null(job->priv);
 	tj->done_calls++;
+	if (g_unwatch_fd >= 0)
+		step_loop_unwatch(job->env->loop, g_unwatch_fd);
 }
 
 /* Run one dns step to its end; the step's record (valid until release). */
@@ -522,7 +508,8 @@ static void test_step_dns_a_aaaa(void **state)
 	assert_null(rec->error);
 	assert_int_equal(rec->rcode, 0);
 	assert_string_equal(rec->answers,
-			    "[{\"type\":\"A\",\"name\":\"www.test\",\"ttl\":300,"
+			    "[{\"type\":\"A\",\"name\":\"www.test\","
+			    "\"ttl\":300,"
 			    "\"data\":\"127.0.0.10\"},"
 			    "{\"type\":\"AAAA\",\"name\":\"www.test\","
 			    "\"ttl\":300,\"data\":\"::10\"}]");
@@ -586,7 +573,8 @@ static void test_step_dns_record_types(void **state)
 		struct step_rec *rec = run_step(&t, &s);
 		if (!rec->ok || !rec->answers ||
 		    strcmp(rec->answers, cases[i].json) != 0)
-			fail_msg("%s %u: ok=%d error=%s (%s)\n got  %s\n want %s",
+			fail_msg("%s %u: ok=%d error=%s (%s)\n"
+				 " got  %s\n want %s",
 				 cases[i].name, cases[i].type, rec->ok,
 				 rec->error ? rec->error : "-",
 				 rec->error_detail ? rec->error_detail : "-",
@@ -629,8 +617,9 @@ static void test_step_dns_nxdomain(void **state)
 	tstep_expect_rcode(&s, 3);
 	rec = run_step(&t, &s);
 	assert_false(rec->ok);
-	assert_string_equal(rec->error, "dns.error");
-	assert_non_null(strstr(rec->error_detail, "NOERROR, expected NXDOMAIN"));
+	assert_string_equal(rec->error, "dns.rcode");
+	assert_non_null(
+		strstr(rec->error_detail, "NOERROR, expected NXDOMAIN"));
 	assert_int_equal(rec->rcode, 0);
 	tstep_release(&s);
 	trun_release(&t);
@@ -744,13 +733,126 @@ static void test_step_dns_expand_error(void **state)
 	struct step_rec *rec = run_step(&t, &s);
 	assert_false(rec->ok);
 	assert_string_equal(rec->error, "dns.error");
-	assert_non_null(strstr(rec->error_detail, "probe_test_dns_no_such_var"));
+	assert_non_null(
+		strstr(rec->error_detail, "probe_test_dns_no_such_var"));
 	assert_true(isnan(rec->dns_ms));
 	tstep_release(&s);
 	trun_release(&t);
 }
 
-/* ---- step_dns_resolve ------------------------------------------------------ */
+/*
+ * Replies dnsmasq never sends, for the answer walker: the query echoed
+ * with QR set, ANCOUNT from the case, then the case's bytes.  Every case
+ * asks for "x.test" A: the header and question take 24 bytes, so the
+ * first answer starts at 24 (0x18) and its RDATA at 36 (0x24); c00c
+ * points at the question's name.
+ */
+struct crafted {
+	const char *what;
+	uint16_t ancount;
+	const char *rr;
+	size_t rrlen;
+	const char *json;
+};
+
+#define RR(s) s, sizeof(s) - 1
+static const struct crafted crafted_cases[] = {
+	{ "A with 5 bytes of RDATA", 1,
+	  RR("\xc0\x0c\x00\x01\x00\x01\x00\x00\x01\x2c\x00\x05"
+	     "\x01\x02\x03\x04\x05"),
+	  "[{\"type\":\"A\",\"name\":\"x.test\",\"ttl\":300,"
+	  "\"data\":\"\\\\# 5 0102030405\"}]" },
+	{ "CNAME pointing at itself", 1,
+	  RR("\xc0\x0c\x00\x05\x00\x01\x00\x00\x01\x2c\x00\x02"
+	     "\xc0\x24"),
+	  "[{\"type\":\"CNAME\",\"name\":\"x.test\",\"ttl\":300,"
+	  "\"data\":\"\\\\# 2 c024\"}]" },
+	{ "owner name pointing at itself", 1,
+	  RR("\xc0\x18\x00\x01\x00\x01\x00\x00\x01\x2c\x00\x04"
+	     "\x01\x02\x03\x04"),
+	  "[]" },
+	{ "ANCOUNT 3, one record; TTL with the top bit set", 3,
+	  RR("\xc0\x0c\x00\x01\x00\x01\x80\x00\x00\x00\x00\x04"
+	     "\x0a\x00\x00\x01"),
+	  "[{\"type\":\"A\",\"name\":\"x.test\",\"ttl\":0,"
+	  "\"data\":\"10.0.0.1\"}]" },
+	{ "TXT string longer than its RDATA", 1,
+	  RR("\xc0\x0c\x00\x10\x00\x01\x00\x00\x01\x2c\x00\x03"
+	     "\x05" "ab"),
+	  "[{\"type\":\"TXT\",\"name\":\"x.test\",\"ttl\":300,"
+	  "\"data\":\"\\\\# 3 056162\"}]" },
+	{ "RDLENGTH past the end of the message", 1,
+	  RR("\xc0\x0c\x00\x01\x00\x01\x00\x00\x01\x2c\x00\x64"
+	     "\x01\x02\x03\x04"),
+	  "[]" },
+	{ "a type we do not decode, and odd bytes in a name", 2,
+	  RR("\xc0\x0c\x00\x63\x00\x01\x00\x00\x01\x2c\x00\x00"
+	     "\x03" "a\"\x01" "\x00" /* name, then type class ttl rdlength */
+	     "\x00\x01\x00\x01\x00\x00\x01\x2c\x00\x04\x7f\x00\x00\x01"),
+	  "[{\"type\":\"TYPE99\",\"name\":\"x.test\",\"ttl\":300,"
+	  "\"data\":\"\\\\# 0\"},"
+	  "{\"type\":\"A\",\"name\":\"a\\\\\\\"\\\\001\",\"ttl\":300,"
+	  "\"data\":\"127.0.0.1\"}]" },
+};
+#undef RR
+
+static void crafted_reply(struct step_loop *loop, int fd, unsigned events,
+			  void *ctx)
+{
+	const struct crafted *c = ctx;
+	unsigned char q[512], r[1024];
+	struct sockaddr_storage from;
+	socklen_t fl = sizeof(from);
+	(void)loop;
+	(void)events;
+	ssize_t n =
+		recvfrom(fd, q, sizeof(q), 0, (struct sockaddr *)&from, &fl);
+	if (n < 12 || (size_t)n + c->rrlen > sizeof(r))
+		return;
+	memcpy(r, q, (size_t)n);
+	r[2] |= 0x80; /* QR */
+	r[3] = 0x80;  /* RA, NOERROR */
+	r[6] = (unsigned char)(c->ancount >> 8);
+	r[7] = (unsigned char)c->ancount;
+	memset(r + 8, 0, 4);
+	memcpy(r + n, c->rr, c->rrlen);
+	sendto(fd, r, (size_t)n + c->rrlen, 0, (struct sockaddr *)&from, fl);
+}
+
+static void test_step_dns_malformed_answers(void **state)
+{
+	struct fx *fx = *state;
+	SKIP_WITHOUT_SERVERS(fx);
+	static const int srv[] = { SRV_DNSMASQ };
+	static const uint16_t a[] = { SCN_QT_A };
+	struct trun t;
+	trun_init(&t, fx, srv, 1, 0);
+	for (size_t i = 0; i < N_ELEM(crafted_cases); i++) {
+		const struct crafted *c = &crafted_cases[i];
+		struct tstep s;
+		tstep_init(&s, "x.test", a, 1);
+		s.st.opts.set |= SCN_OPT_RESOLVER;
+		resolver_set(&s.st.opts.resolver, fx->crafted_port);
+		assert_int_equal(step_loop_watch(&t.loop, fx->crafted_fd,
+						  STEP_LOOP_READ, crafted_reply,
+						  (void *)c),
+				 0);
+		g_unwatch_fd = fx->crafted_fd;
+		struct step_rec *rec = run_step(&t, &s);
+		g_unwatch_fd = -1;
+		if (!rec->ok || !rec->answers || strcmp(rec->answers, c->json))
+			fail_msg("%s: ok=%d %s (%s)\n got  %s\n want %s",
+				 c->what, rec->ok,
+				 rec->error ? rec->error : "-",
+				 rec->error_detail ? rec->error_detail : "-",
+				 rec->answers ? rec->answers : "(null)",
+				 c->json);
+		tstep_release(&s);
+	}
+	trun_release(&t);
+}
+
+/* ---- step_dns_resolve ------------------------------------------------- */
 
 struct tres {
 	int calls;
@@ -832,7 +934,19 @@ static void test_step_dns_resolve_literal(void **state)
 	resolve(&t, &r4, "192.0.2.7", AF_UNSPEC, 443, 0);
 	resolve(&t, &r6, "[2001:db8::1]", AF_INET6, 80, 0);
 	resolve(&t, &bad, "::1", AF_INET, 80, 0);
+	/* RFC 6761: localhost is the loopback, asked of nobody */
+	struct tres lo = { 0 }, lo4 = { 0 };
+	resolve(&t, &lo, "localhost", AF_UNSPEC, 8080, 0);
+	resolve(&t, &lo4, "api.LOCALHOST.", AF_INET, 8080, 0);
 	assert_int_equal(step_loop_run(&t.loop), 0);
+	assert_int_equal(lo.addrs.n, 2);
+	assert_addr(&lo.addrs, 0, AF_INET6, "::1", 8080);
+	assert_addr(&lo.addrs, 1, AF_INET, "127.0.0.1", 8080);
+	assert_true(isnan(lo.dns_ms));
+	assert_int_equal(lo4.addrs.n, 1);
+	assert_addr(&lo4.addrs, 0, AF_INET, "127.0.0.1", 8080);
+	tres_release(&lo);
+	tres_release(&lo4);
 
 	assert_int_equal(r4.calls, 1);
 	assert_null(r4.error_class);
@@ -908,7 +1022,8 @@ static void test_step_dns_resolve_failover(void **state)
 	struct trun t;
 	struct tres r = { 0 };
 	trun_init(&t, fx, srv, 2, 2000);
-	resolve(&t, &r, "www.test", AF_INET, 80, step_loop_now_ns() + 3000 * MS);
+	resolve(&t, &r, "www.test", AF_INET, 80,
+		step_loop_now_ns() + 3000 * MS);
 	assert_int_equal(step_loop_run(&t.loop), 0);
 	assert_int_equal(r.calls, 1);
 	assert_null(r.error_class);
@@ -998,6 +1113,7 @@ int main(void)
 		cmocka_unit_test(test_step_dns_timeout),
 		cmocka_unit_test(test_step_dns_tcp),
 		cmocka_unit_test(test_step_dns_expand_error),
+		cmocka_unit_test(test_step_dns_malformed_answers),
 		cmocka_unit_test(test_step_dns_resolve_literal),
 		cmocka_unit_test(test_step_dns_resolve_names),
 		cmocka_unit_test(test_step_dns_resolve_failover),

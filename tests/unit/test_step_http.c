@@ -37,97 +37,6 @@
 #include "steps/tls_trace.h"
 #include "util/xalloc.h"
 
-/* ==== TEST DOUBLES ========================================================
- * Stand-ins for step_dns.c while it is being written.  Weak: when the real
- * step_dns.o is linked (the Makefile links every object) its definitions
- * win and these are unused.  Remove them once step_dns.c has landed.
- * They resolve IP literals and "localhost" (127.0.0.1 / ::1), NXDOMAIN
- * for anything else, and always answer from the loop, never inline.
- */
-struct dbl_answer {
-	struct step_loop_timer t;
-	step_resolve_cb cb;
-	void *ctx;
-	const char *cls;
-	struct step_addrs a;
-};
-
-static void dbl_fire(struct step_loop *loop, void *ctx)
-{
-	struct dbl_answer *d = ctx;
-	(void)loop;
-	d->cb(d->ctx, d->cls, d->cls ? "no such name (test double)" : NULL,
-	      &d->a, d->cls || d->a.n == 0 ? NAN : 0.01);
-	free(d);
-}
-
-static void dbl_add(struct step_addrs *a, int fam, const char *ip,
-		    uint16_t port)
-{
-	struct sockaddr_storage *ss = &a->a[a->n];
-	memset(ss, 0, sizeof(*ss));
-	if (fam == AF_INET) {
-		struct sockaddr_in *s = (struct sockaddr_in *)(void *)ss;
-		s->sin_family = AF_INET;
-		s->sin_port = htons(port);
-		inet_pton(AF_INET, ip, &s->sin_addr);
-		a->len[a->n++] = sizeof(*s);
-	} else {
-		struct sockaddr_in6 *s = (struct sockaddr_in6 *)(void *)ss;
-		s->sin6_family = AF_INET6;
-		s->sin6_port = htons(port);
-		inet_pton(AF_INET6, ip, &s->sin6_addr);
-		a->len[a->n++] = sizeof(*s);
-	}
-}
-
-__attribute__((weak)) int step_dns_resolve(struct step_env *env,
-					   const char *host, int family,
-					   uint16_t port,
-					   uint64_t deadline_ns,
-					   step_resolve_cb cb, void *ctx)
-{
-	struct dbl_answer *d = calloc(1, sizeof(*d));
-	struct in6_addr a6;
-	(void)deadline_ns;
-	if (!d)
-		return PE_NOMEM;
-	d->cb = cb;
-	d->ctx = ctx;
-	if (inet_pton(AF_INET, host, &a6) == 1)
-		dbl_add(&d->a, AF_INET, host, port);
-	else if (inet_pton(AF_INET6, host, &a6) == 1)
-		dbl_add(&d->a, AF_INET6, host, port);
-	else if (strcmp(host, "localhost") == 0) {
-		if (family != AF_INET)
-			dbl_add(&d->a, AF_INET6, "::1", port);
-		if (family != AF_INET6)
-			dbl_add(&d->a, AF_INET, "127.0.0.1", port);
-	} else
-		d->cls = "dns.nxdomain";
-	step_loop_timer_start(env->loop, &d->t, 0, dbl_fire, d);
-	return 0;
-}
-
-__attribute__((weak)) int step_dns_env_init(struct step_env *env,
-					    struct errbuf *err)
-{
-	(void)env;
-	(void)err;
-	return 0;
-}
-
-__attribute__((weak)) void step_dns_env_release(struct step_env *env)
-{
-	(void)env;
-}
-
-__attribute__((weak)) int step_dns_start(struct step_job *job)
-{
-	(void)job;
-	return PE_INVAL;
-}
-/* ==== END OF TEST DOUBLES ================================================ */
 
 /* ---- the servers ------------------------------------------------------- */
 
@@ -543,6 +452,8 @@ static void test_step_http_get_ok(void **state)
 	assert_int_equal(c->conn_state, RUN_CONN_NEW);
 	assert_int_equal(c->source, RUN_SOURCE_LIBRARY);
 	assert_int_equal(c->family, RUN_FAMILY_IPV4);
+	assert_true(fabs(c->connect_ms - r->connect_ms) < 0.001);
+	assert_true(isnan(c->tls_ms));
 
 	assert_int_equal(r->n_exchanges, 1);
 	struct exchange_rec *x = &r->exchanges[0];
@@ -846,6 +757,8 @@ static void test_step_http_tls(void **state)
 
 	/* the trace: bound before the ClientHello, tied to the 5-tuple */
 	struct conn_rec *c = &r->conns[0];
+	assert_false(isnan(c->connect_ms));
+	assert_true(fabs(c->tls_ms - r->tls_ms) < 0.001);
 	struct tls_trace *t = trace_of(c->key);
 	assert_non_null(t);
 	assert_string_equal(t->src, c->src_addr);
