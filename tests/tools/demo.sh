@@ -59,6 +59,10 @@ echo
 rc=$?
 
 echo
+if [ $rc -ne 2 ] && command -v sqlite3 >/dev/null; then
+	t=$(sqlite3 "$D/demo.db" "SELECT printf('%.2f', ttfb_ms) FROM steps WHERE name = 'slow' ORDER BY id DESC LIMIT 1")
+	say "the 'slow' step's TTFB: $t ms; the backend waits $((SLOW_MS + 5)) ms (nginx echo_sleep)"
+fi
 if [ $rc -eq 2 ]; then
 	say "probe run exited 2 (see its message above)"
 fi
