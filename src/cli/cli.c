@@ -140,6 +140,15 @@ int cli_stub(int argc, char **argv, struct app *app, int issue,
 	return cli_not_yet(app, issue, what);
 }
 
+int cli_other_opt(struct app *app, int opt, char **argv)
+{
+	int exit_now = -1;
+	if (!cli_common_opt(app, opt, optarg, &exit_now))
+		return cli_usage_error(app, "unknown option '%s'",
+				       argv[optind - 1]);
+	return exit_now;
+}
+
 int cli_common_opt(struct app *app, int opt, const char *arg, int *exit_now)
 {
 	switch (opt) {

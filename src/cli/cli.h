@@ -77,6 +77,14 @@ enum {
  */
 int cli_common_opt(struct app *app, int opt, const char *arg, int *exit_now);
 
+/*
+ * The default branch of a command's getopt loop: a common option is
+ * handled (returns -1: go on), --help prints the usage (returns EXIT_OK),
+ * anything else is a usage error (returns EXIT_USAGE).  The caller returns
+ * any value >= 0.
+ */
+int cli_other_opt(struct app *app, int opt, char **argv);
+
 /* Print the command's usage to stdout. */
 void cli_usage(const struct app *app);
 

@@ -180,13 +180,9 @@ int cmd_run(int argc, char **argv, struct app *app)
 			dry_run = true;
 			break;
 		default:
-			if (cli_common_opt(app, c, optarg, &exit_now)) {
-				if (exit_now >= 0)
-					return exit_now;
-				break;
-			}
-			return cli_usage_error(app, "unknown option '%s'",
-					       argv[optind - 1]);
+			if ((exit_now = cli_other_opt(app, c, argv)) >= 0)
+				return exit_now;
+			break;
 		}
 	}
 	if (optind >= argc)

@@ -1609,10 +1609,31 @@ static bool valid_header_name(const char *s)
 	return true;
 }
 
+/*
+ * The text of KEY=VALUE for an expectation a step may have once (status,
+ * rcode); NULL when it is a duplicate or not KEY=VALUE (reported).
+ */
+static char *single_expect_value(struct pctx *c, struct kv *kv,
+				 const struct scn_step *st,
+				 enum scn_expect_what what, const char *meta)
+{
+	bool bad = false;
+	for (size_t i = 0; i < st->n_expects; i++)
+		if (st->expects[i].what == what) {
+			perr(c, kv->line, kv->col,
+			     "duplicate expectation '%s'", kv->key);
+			return NULL;
+		}
+	if (kv->op != OP_EQ) {
+		perr(c, kv->line, kv->col, "expected %s=%s", kv->key, meta);
+		return NULL;
+	}
+	return value_text(c, &kv->val, kv->key, &bad);
+}
+
 static int parse_expect(struct pctx *c, struct kv *kv, struct scn_step *st)
 {
 	struct scn_expect e = { .col = kv->col };
-	bool bad = false;
 	char *s = NULL;
 	bool http = st->kind == SCN_STEP_HTTP;
 
@@ -1623,17 +1644,7 @@ static int parse_expect(struct pctx *c, struct kv *kv, struct scn_step *st)
 	}
 	if (http && strcmp(kv->key, "status") == 0) {
 		e.what = SCN_EXP_STATUS;
-		for (size_t i = 0; i < st->n_expects; i++)
-			if (st->expects[i].what == SCN_EXP_STATUS) {
-				perr(c, kv->line, kv->col,
-				     "duplicate expectation 'status'");
-				return -1;
-			}
-		if (kv->op != OP_EQ) {
-			perr(c, kv->line, kv->col, "expected status=CODES");
-			return -1;
-		}
-		if (!(s = value_text(c, &kv->val, "status", &bad)))
+		if (!(s = single_expect_value(c, kv, st, e.what, "CODES")))
 			return -1;
 		int r = parse_status_list(c, s, kv->line, kv->vcol, &e);
 		free(s);
@@ -1641,17 +1652,7 @@ static int parse_expect(struct pctx *c, struct kv *kv, struct scn_step *st)
 			return -1;
 	} else if (!http && strcmp(kv->key, "rcode") == 0) {
 		e.what = SCN_EXP_RCODE;
-		for (size_t i = 0; i < st->n_expects; i++)
-			if (st->expects[i].what == SCN_EXP_RCODE) {
-				perr(c, kv->line, kv->col,
-				     "duplicate expectation 'rcode'");
-				return -1;
-			}
-		if (kv->op != OP_EQ) {
-			perr(c, kv->line, kv->col, "expected rcode=NAME");
-			return -1;
-		}
-		if (!(s = value_text(c, &kv->val, "rcode", &bad)))
+		if (!(s = single_expect_value(c, kv, st, e.what, "NAME")))
 			return -1;
 		int r = enum_value(c, rcode_vals, "rcode", s, kv->line,
 				   kv->vcol, &e.rcode);

@@ -100,7 +100,19 @@ double step_ms(uint64_t from_ns, uint64_t to_ns);
 /* UTC text of a monotonic instant for *_at columns.  Caller frees. */
 char *step_utc(const struct step_env *env, uint64_t mono_ns);
 
-/* Fail the job's step: ok = false, error class and a detail. */
+/*
+ * Replace the value of every environment variable the plan reads by
+ * ${NAME} (values shorter than STEP_REDACT_MIN are left: replacing a "1"
+ * everywhere would garble the text, and such a value is no secret).
+ * Returns a malloc'ed string, NULL on PE_NOMEM.
+ */
+#define STEP_REDACT_MIN 4
+char *step_redact(const struct step_env *env, const char *text);
+
+/*
+ * Fail the job's step: ok = false, error class and a detail, which is
+ * redacted (step_redact) before it is kept.  The first failure wins.
+ */
 void step_fail(struct step_job *job, const char *error_class,
 	       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

@@ -135,11 +135,50 @@ char *step_utc(const struct step_env *env, uint64_t mono_ns)
 	return xstrdup(buf);
 }
 
+char *step_redact(const struct step_env *env, const char *in)
+{
+	char *s = xstrdup(in);
+	const struct scn_plan *plan = env->plan;
+	for (size_t i = 0; s && plan && i < plan->n_env_vars; i++) {
+		const char *name = plan->env_vars[i].name;
+		const char *val = getenv(name);
+		size_t vl = val ? strlen(val) : 0;
+		if (vl < STEP_REDACT_MIN || !strstr(s, val))
+			continue;
+		char *rep = xasprintf("${%s}", name);
+		size_t rl = rep ? strlen(rep) : 0;
+		size_t n = 0;
+		for (const char *p = s; (p = strstr(p, val)); p += vl)
+			n++;
+		char *out = rep ? malloc(strlen(s) + n * rl + 1) : NULL;
+		if (out) {
+			char *o = out;
+			const char *p = s, *hit;
+			while ((hit = strstr(p, val))) {
+				memcpy(o, p, (size_t)(hit - p));
+				o += hit - p;
+				memcpy(o, rep, rl);
+				o += rl;
+				p = hit + vl;
+			}
+			memcpy(o, p, strlen(p) + 1);
+		}
+		free(rep);
+		step_secret_free(s);
+		s = out;
+	}
+	return s;
+}
+
+/* Details are cut to this many bytes, after redaction (so a cut can split
+ * a ${NAME}, never a value). */
+#define STEP_DETAIL_MAX 512
+
 void step_fail(struct step_job *job, const char *error_class,
 	       const char *fmt, ...)
 {
 	struct step_rec *r = job->rec;
-	char buf[512];
+	char buf[4096];
 	va_list ap;
 	r->ok = false;
 	if (r->error) /* the first failure is the one that matters */
@@ -148,8 +187,14 @@ void step_fail(struct step_job *job, const char *error_class,
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	char *clean = step_redact(job->env, buf);
+	/* the raw text may hold a secret: wipe it */
+	for (volatile char *p = buf; *p; p++)
+		*p = '\0';
+	if (clean && strlen(clean) > STEP_DETAIL_MAX)
+		clean[STEP_DETAIL_MAX] = '\0';
 	free(r->error_detail);
-	r->error_detail = xstrdup(buf);
+	r->error_detail = clean;
 }
 
 static void sockaddr_text(const struct sockaddr_storage *ss, char **addr,

@@ -74,7 +74,6 @@
 #define HTTP_EXCERPT 80         /* bytes of a body or header in a detail */
 #define HTTP_DETAIL 4096        /* bytes of a detail before redaction */
 #define HTTP_BODY_CAP0 16384u   /* first allocation of a response body */
-#define HTTP_REDACT_MIN 4       /* shorter env values are not redacted */
 
 /* A connection this run recorded, found again by its local address. */
 struct http_conn {
@@ -239,46 +238,6 @@ static enum run_family family_of(const char *ip)
 	return strchr(ip, ':') ? RUN_FAMILY_IPV6 : RUN_FAMILY_IPV4;
 }
 
-/*
- * Replace the value of every environment variable the plan reads by
- * ${NAME}.  Values shorter than HTTP_REDACT_MIN are left alone: replacing
- * a "1" everywhere would garble the text, and such a value is no secret.
- * Returns a malloc'ed string (NULL on PE_NOMEM).
- */
-static char *redact(const struct step_env *env, const char *in)
-{
-	char *s = xstrdup(in);
-	const struct scn_plan *plan = env->plan;
-	for (size_t i = 0; s && plan && i < plan->n_env_vars; i++) {
-		const char *name = plan->env_vars[i].name;
-		const char *val = getenv(name);
-		size_t vl = val ? strlen(val) : 0;
-		if (vl < HTTP_REDACT_MIN || !strstr(s, val))
-			continue;
-		char *rep = xasprintf("${%s}", name);
-		size_t rl = rep ? strlen(rep) : 0;
-		size_t n = 0;
-		for (const char *p = s; (p = strstr(p, val)); p += vl)
-			n++;
-		char *out = rep ? malloc(strlen(s) + n * rl + 1) : NULL;
-		if (out) {
-			char *o = out;
-			const char *p = s, *hit;
-			while ((hit = strstr(p, val))) {
-				memcpy(o, p, (size_t)(hit - p));
-				o += hit - p;
-				memcpy(o, rep, rl);
-				o += rl;
-				p = hit + vl;
-			}
-			memcpy(o, p, strlen(p) + 1);
-		}
-		free(rep);
-		wipe_str(s);
-		s = out;
-	}
-	return s;
-}
 
 /*
  * Fail the step with a detail that holds no environment value.  The text
@@ -295,9 +254,8 @@ static void fail(struct http_job *hj, const char *error_class,
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	char *clean = redact(hj->job->env, buf);
-	step_fail(hj->job, error_class, "%s", clean ? clean : "(no memory)");
-	free(clean);
+	/* step_fail redacts environment values too */
+	step_fail(hj->job, error_class, "%s", buf);
 	OPENSSL_cleanse(buf, sizeof(buf));
 }
 
@@ -1596,7 +1554,7 @@ static bool next_hop(struct http_job *hj, long status)
 	}
 	/* as recorded: resolved against the URL as shown, else as sent */
 	char *shown = url_join(hj->shown, loc->value);
-	char *clean = redact(hj->job->env, shown ? shown : loc->value);
+	char *clean = step_redact(hj->job->env, shown ? shown : loc->value);
 	free(shown);
 	if (!clean) {
 		wipe_str(url);
