@@ -31,7 +31,7 @@ FUZZ_SECONDS ?= 60
 DEB_BUILD := gcc make pkg-config libc6-dev libcurl4-openssl-dev libc-ares-dev \
 	libssl-dev libpcap-dev libsqlite3-dev
 DEB_TEST := libcmocka-dev sqlite3 dnsmasq-base nginx-light openssl iproute2 procps \
-	python3 curl util-linux
+	python3 curl util-linux tshark tcpdump ethtool iputils-ping
 DEB_FUZZ := clang libfuzzer-14-dev
 PKGS := libcurl libcares openssl libpcap sqlite3
 

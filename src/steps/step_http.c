@@ -42,7 +42,8 @@
  * environment variables.  They live in per-job buffers that are wiped
  * when the job ends, and no detail, URL or message this file records
  * contains them: URLs are shown from the template (scn_tmpl_show) and
- * every recorded text goes through redact(), which replaces the values of
+ * every recorded text goes through step_redact() (step_fail() applies it to
+ * every detail), which replaces the values of
  * the plan's environment variables by ${NAME}.  (curl keeps its own copy
  * of the POST body, CURLOPT_COPYPOSTFIELDS, and frees it unwiped.)
  */
