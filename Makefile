@@ -183,8 +183,22 @@ $(B)/asan/replay/%: $(B)/asan/tests/fuzz/%.o $(B)/asan/tests/fuzz/replay.o \
 	$(call say,LINK,$@)
 	$(Q)$(CC) -fsanitize=address,undefined -o $@ $^ $(PKG_LIBS)
 
+# The bench's delay-and-loss element (a userspace netem): one file, no libs.
+$(B)/tools/pbfwd: tests/tools/pbfwd.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(call say,CC,$@)
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g -o $@ $<
+
+# The bench's HTTP/1.1 server for what nginx cannot do (RST mid-body, split
+# timed writes, per-request Nagle, 100/103, a stalled TLS handshake).
+$(B)/tools/pbserver: tests/tools/pbserver.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(call say,CC,$@)
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g -o $@ $< \
+		$$(pkg-config --libs --cflags openssl)
+
 test-bins: probe $(B)/asan/probe $(UNIT_BIN) $(UNIT_ASAN) $(REPLAY_BIN) \
-	$(REPLAY_ASAN)
+	$(REPLAY_ASAN) $(B)/tools/pbfwd $(B)/tools/pbserver
 
 # Both halves in one runner, so the last line is the summary of everything.
 check: test-bins

@@ -2,25 +2,34 @@
 # integration scripts (sourced after lib.sh) and tests/tools/demo.sh.
 #
 #   certs_make DIR        a test PKI in DIR (see certs_make below)
-#   nginx_start DIR [CD]  nginx on 127.0.0.1 and [::1], files in DIR, certs
+#   nginx_start DIR [CD [ADDR...]]  nginx on 127.0.0.1 and [::1] (or on
+#                         ADDR...), files in DIR, certs
 #                         from CD (default DIR/certs; made when missing);
 #                         exports HTTPS_PORT TLS12_PORT TLS13_PORT HTTP_PORT
 #                         EXPIRED_PORT WRONGNAME_PORT UNKNOWNCA_PORT
 #                         CLIENTCERT_PORT SLOW_MS CERTS_DIR
 #   nginx_stop DIR
-#   dns_start DIR         dnsmasq on 127.0.0.1 (UDP and TCP); exports DNS_PORT
+#   dns_start DIR [A4 [A6 [OPT...]]]  dnsmasq on 127.0.0.1 (UDP and TCP);
+#                         exports DNS_PORT.  With A4 [A6]: listens there and
+#                         answers the names below with A4 (dual: A4, A6)
+#                         instead of 127.0.0.1/::1; OPT...: more dnsmasq
+#                         options (e.g. --host-record=x.probe.test,A4)
 #   dns_stop DIR
 #   dns_log DIR [--all]   the query log: by default only what was asked after
 #                         dns_start's own readiness queries (i.e. the probe's)
 #   dns_log_wait DIR ERE  waits (up to 3 s) until dns_log matches ERE
-#   dns_query NAME TYPE [PORT]  asks the server: "rcode=N" then "TYPE DATA"
-#                         lines (TYPE: A AAAA TXT MX or a number)
+#   dns_query NAME TYPE [PORT [SERVER]]  asks the server (127.0.0.1): "rcode=N"
+#                         then "TYPE DATA" lines (TYPE: A AAAA TXT MX or a number)
 #   servers_start DIR     certs_make DIR/certs, dns_start DIR, nginx_start DIR
 #   servers_cleanup       stops everything started here (idempotent)
 #   srv_alive PID         the process runs (and is not a zombie)
 #   free_port / free_ports N   ports free on TCP 127.0.0.1 and ::1, UDP
 #                         127.0.0.1, picked by the kernel (bind to port 0)
 #   SRV_IPV6              1 when ::1 is usable (else the servers are IPv4-only)
+#   SRV_NETNS             when set (e.g. `SRV_NETNS=ns nginx_start ...`), the
+#                         servers, port picking, readiness checks and
+#                         dns_query run inside that network namespace
+#                         (lib_bench.sh does this)
 #
 # Helpers for the scripts that run probe against these servers:
 #   probe_run ARGS...     run_probe run --json --db $T/p.db --spool $T/spool
@@ -162,7 +171,8 @@ def pid_alive(pidfile):
 
 def wait_tcp(pidfile, deadline, http_port, addrs):
     # the pid file names a live process, every addr accepts, and a GET /
-    # on the plain port is answered
+    # on the plain port is answered (http_port: PORT on 127.0.0.1, or
+    # HOST:PORT / [V6]:PORT)
     end = time.monotonic() + float(deadline)
     pending = list(addrs)
     while time.monotonic() < end:
@@ -183,7 +193,11 @@ def wait_tcp(pidfile, deadline, http_port, addrs):
             s.close()
         if not pending:
             try:
-                s = socket.create_connection(("127.0.0.1", int(http_port)), 1)
+                hh, hp = "127.0.0.1", http_port
+                if ":" in http_port:
+                    hh, hp = http_port.rsplit(":", 1)
+                    hh = hh.strip("[]")
+                s = socket.create_connection((hh, int(hp)), 1)
                 s.sendall(b"GET / HTTP/1.0\r\nHost: ready\r\n\r\n")
                 if s.recv(64).startswith(b"HTTP/1.1 200"):
                     return 0
@@ -258,15 +272,17 @@ def query(name, qtype, port, server="127.0.0.1", timeout=2.0):
         i += rl
     return lines
 
-def wait_dns(pidfile, deadline, port):
+def wait_dns(pidfile, deadline, port, server="127.0.0.1"):
+    # server: the address dnsmasq listens on, which is also what it answers
+    # for demo.probe.test
     end = time.monotonic() + float(deadline)
     last = "no answer"
     while time.monotonic() < end:
         if pid_alive(pidfile):
             try:
-                a = query("demo.probe.test", "A", port, timeout=0.3)
-                b = query("ready.servfail.probe.test", "A", port, timeout=0.5)
-                if a == ["rcode=0", "A 127.0.0.1"] and b == ["rcode=2"]:
+                a = query("demo.probe.test", "A", port, server, timeout=0.3)
+                b = query("ready.servfail.probe.test", "A", port, server, timeout=0.5)
+                if a == ["rcode=0", "A " + server] and b == ["rcode=2"]:
                     return 0
                 last = "demo.probe.test: %s; servfail: %s" % (a, b)
             except OSError as e:
@@ -298,16 +314,26 @@ elif cmd == "busy":
 elif cmd == "wait-tcp":
     sys.exit(wait_tcp(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]))
 elif cmd == "wait-dns":
-    sys.exit(wait_dns(sys.argv[2], sys.argv[3], sys.argv[4]))
+    sys.exit(wait_dns(*sys.argv[2:6]))
 elif cmd == "query":
     try:
-        print("\n".join(query(sys.argv[2], sys.argv[3], sys.argv[4])))
+        print("\n".join(query(*sys.argv[2:6])))
     except OSError as e:
         sys.exit("dns_query: %s" % e)
 elif cmd == "servfail":
     servfail(sys.argv[2])
 '
-_srv_py() { "$_SRV_PY" -c "$_SRV_PYCODE" "$@"; }
+_srv_py() { _srv_in "$_SRV_PY" -c "$_SRV_PYCODE" "$@"; }
+
+# _srv_in CMD...: runs CMD, inside the network namespace $SRV_NETNS when
+# that is set (the bench: `SRV_NETNS=ns nginx_start ...`; needs root).
+_srv_in() {
+	if [ -n "${SRV_NETNS:-}" ]; then
+		ip netns exec "$SRV_NETNS" "$@"
+	else
+		"$@"
+	fi
+}
 
 if [ -r /proc/net/if_inet6 ] && grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6; then
 	SRV_IPV6=1
@@ -537,8 +563,16 @@ _srv_nginx_conf() {
 		[ -e "$m" ] && { echo_mod="load_module \"$m\";"; break; }
 	done
 	mkdir -p "$d/nginx-tmp"
-	# listen PORT EXTRA: both loopback addresses
+	# listen PORT EXTRA: both loopback addresses, or nginx_start's ADDRs
 	listen() {
+		local a pre=""
+		if [ -n "${_srv_listen[*]:-}" ]; then
+			for a in "${_srv_listen[@]}"; do
+				echo "${pre}listen $(_srv_hostport "$a" "$1") $2;"
+				pre="    "
+			done
+			return 0
+		fi
 		echo "listen 127.0.0.1:$1 $2;"
 		[ "$SRV_IPV6" = 1 ] && echo "    listen [::1]:$1 $2;"
 		true
@@ -634,9 +668,20 @@ _srv_nginx_conf() {
 
 _SRV_NGINX_VARS="HTTPS_PORT TLS12_PORT TLS13_PORT HTTP_PORT EXPIRED_PORT WRONGNAME_PORT UNKNOWNCA_PORT CLIENTCERT_PORT"
 
+# _srv_hostport ADDR PORT: ADDR:PORT, or [ADDR]:PORT for IPv6.
+_srv_hostport() {
+	case $1 in
+	*:*) echo "[$1]:$2" ;;
+	*) echo "$1:$2" ;;
+	esac
+}
+
 nginx_start() {
-	local d c nginx attempt rc v addrs=() out
-	[ $# -ge 1 ] || { echo "usage: nginx_start DIR [CERTDIR]" >&2; return 2; }
+	local d c nginx attempt rc v a addrs=() out http
+	[ $# -ge 1 ] || { echo "usage: nginx_start DIR [CERTDIR [ADDR...]]" >&2; return 2; }
+	# ADDR...: listen there instead of 127.0.0.1 and [::1] (the bench);
+	# readiness is checked on them.  Seen by _srv_nginx_conf (dynamic scope).
+	local _srv_listen=("${@:3}")
 	nginx=$(_srv_bin nginx) || return 1
 	mkdir -p "$1" && d=$(_srv_abs "$1") || return 1
 	c=${2:-$d/certs}
@@ -654,7 +699,7 @@ nginx_start() {
 		_srv_ports $_SRV_NGINX_VARS || return 1
 		_srv_nginx_conf "$d" "$c"
 		rm -f "$d/nginx.pid"
-		"$nginx" -p "$d/" -c "$d/nginx.conf" -e "$d/error.log" >"$d/nginx.out" 2>&1
+		_srv_in "$nginx" -p "$d/" -c "$d/nginx.conf" -e "$d/error.log" >"$d/nginx.out" 2>&1
 		rc=$?
 		[ $rc -eq 0 ] && break
 		if [ "${SERVERS_FIXED_PORTS:-0}" != 1 ] && [ $attempt -lt 5 ] &&
@@ -668,11 +713,17 @@ nginx_start() {
 	done
 	_SRV_NGINX_DIRS+=("$d")
 	_srv_watch "$d/nginx.pid"
+	http=$HTTP_PORT
 	for v in $_SRV_NGINX_VARS; do
+		if [ -n "${_srv_listen[*]:-}" ]; then
+			for a in "${_srv_listen[@]}"; do addrs+=("$(_srv_hostport "$a" "${!v}")"); done
+			http=$(_srv_hostport "${_srv_listen[0]}" "$HTTP_PORT")
+			continue
+		fi
 		addrs+=("127.0.0.1:${!v}")
 		[ "$SRV_IPV6" = 1 ] && addrs+=("[::1]:${!v}")
 	done
-	if ! out=$(_srv_py wait-tcp "$d/nginx.pid" 10 "$HTTP_PORT" "${addrs[@]}"); then
+	if ! out=$(_srv_py wait-tcp "$d/nginx.pid" 10 "$http" "${addrs[@]}"); then
 		echo "nginx_start: $out" >&2
 		tail -n 30 "$d/error.log" >&2 2>/dev/null
 		nginx_stop "$d"
@@ -689,8 +740,17 @@ nginx_stop() {
 # ---- DNS ---------------------------------------------------------------------
 
 dns_start() {
-	local d dnsmasq attempt rc out sf_port
-	[ $# -eq 1 ] || { echo "usage: dns_start DIR" >&2; return 2; }
+	local d dnsmasq attempt rc out sf_port a4=${2:-} a6=${3:-} at
+	[ $# -ge 1 ] || { echo "usage: dns_start DIR [ADDR4 [ADDR6 [OPTION...]]]" >&2; return 2; }
+	# ADDR4 [ADDR6] (the bench): listen there instead of 127.0.0.1, and
+	# answer demo/a/b.probe.test with ADDR4, dual.probe.test with ADDR4 and
+	# ADDR6; OPTION...: more dnsmasq options (records of a test's zone).
+	local listen=127.0.0.1 dual=127.0.0.1,::1 extra=("${@:4}")
+	if [ -n "$a4" ]; then
+		listen=$a4 dual=$a4
+		[ -n "$a6" ] && listen=$a4,$a6 dual=$a4,$a6
+	fi
+	at=${a4:-127.0.0.1}
 	dnsmasq=$(_srv_bin dnsmasq) || return 1
 	mkdir -p "$1" && d=$(_srv_abs "$1") || return 1
 	if _srv_pid "$d/dns.pid" >/dev/null; then
@@ -701,7 +761,10 @@ dns_start() {
 	sf_port=$(free_port) || return 1
 	printf '%s' "$_SRV_PYCODE" >"$d/srvtool.py"
 	(
-		"$_SRV_PY" "$d/srvtool.py" servfail "$sf_port" </dev/null \
+		# a simple command, so that $! is the responder itself
+		set --
+		[ -z "${SRV_NETNS:-}" ] || set -- ip netns exec "$SRV_NETNS"
+		"$@" "$_SRV_PY" "$d/srvtool.py" servfail "$sf_port" </dev/null \
 			>>"$d/servfail.log" 2>&1 &
 		echo $! >"$d/servfail.pid"
 	)
@@ -712,18 +775,18 @@ dns_start() {
 		rm -f "$d/dns.pid"
 		# daemon mode (no --no-daemon): it is not a job of this shell,
 		# so a script's bare `wait` never waits for it.
-		"$dnsmasq" --conf-file=/dev/null --no-resolv --no-hosts \
-			--bind-interfaces --listen-address=127.0.0.1 --port="$DNS_PORT" \
+		_srv_in "$dnsmasq" --conf-file=/dev/null --no-resolv --no-hosts \
+			--bind-interfaces --listen-address="$listen" --port="$DNS_PORT" \
 			--log-queries --log-facility="$d/dns.log" --pid-file="$d/dns.pid" \
 			--cache-size=0 --local-ttl=300 --local=/probe.test/ \
-			--host-record=demo.probe.test,127.0.0.1 \
-			--host-record=a.probe.test,127.0.0.1 \
-			--host-record=b.probe.test,127.0.0.1 \
-			--host-record=dual.probe.test,127.0.0.1,::1 \
+			--host-record=demo.probe.test,"$at" \
+			--host-record=a.probe.test,"$at" \
+			--host-record=b.probe.test,"$at" \
+			--host-record=dual.probe.test,"$dual" \
 			--txt-record=demo.probe.test,"v=probe1 demo" \
 			--mx-host=demo.probe.test,mail.probe.test,10 \
 			--server=/servfail.probe.test/127.0.0.1#"$sf_port" \
-			>"$d/dns.out" 2>&1
+			"${extra[@]}" >"$d/dns.out" 2>&1
 		rc=$?
 		[ $rc -eq 0 ] && break
 		if [ "${SERVERS_FIXED_PORTS:-0}" != 1 ] && [ $attempt -lt 5 ] &&
@@ -736,7 +799,7 @@ dns_start() {
 		return 1
 	done
 	_srv_watch "$d/dns.pid"
-	if ! out=$(_srv_py wait-dns "$d/dns.pid" 10 "$DNS_PORT"); then
+	if ! out=$(_srv_py wait-dns "$d/dns.pid" 10 "$DNS_PORT" "$at"); then
 		echo "dns_start: $out" >&2
 		tail -n 30 "$d/dns.log" >&2 2>/dev/null
 		cat "$d/servfail.log" >&2 2>/dev/null
@@ -769,7 +832,7 @@ dns_log_wait() {
 	return 1
 }
 
-dns_query() { _srv_py query "$1" "$2" "${3:-$DNS_PORT}"; }
+dns_query() { _srv_py query "$1" "$2" "${3:-$DNS_PORT}" "${4:-127.0.0.1}"; }
 
 servers_start() {
 	certs_make "$1/certs" && dns_start "$1" && nginx_start "$1" "$1/certs"
