@@ -197,8 +197,17 @@ $(B)/tools/pbserver: tests/tools/pbserver.c | $(DEPS_STAMP)
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g -o $@ $< \
 		$$(pkg-config --libs --cflags openssl)
 
+# Decodes a capture with src/packet/ and prints tshark-style fields
+# (tests/integration/0600-decode-vs-tshark.sh).
+PACKET_O := $(patsubst %.c,$(B)/o/%.o,$(filter src/packet/%,$(LIB_SRC)))
+$(B)/tools/pbdecode: $(B)/o/tests/tools/pbdecode.o $(PACKET_O)
+	@mkdir -p $(@D)
+	$(call say,LINK,$@)
+	$(Q)$(CC) -o $@ $^ $(PKG_LIBS)
+
 test-bins: probe $(B)/asan/probe $(UNIT_BIN) $(UNIT_ASAN) $(REPLAY_BIN) \
-	$(REPLAY_ASAN) $(B)/tools/pbfwd $(B)/tools/pbserver
+	$(REPLAY_ASAN) $(B)/tools/pbfwd $(B)/tools/pbserver \
+	$(B)/tools/pbdecode
 
 # Both halves in one runner, so the last line is the summary of everything.
 check: test-bins

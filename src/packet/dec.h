@@ -109,7 +109,10 @@ struct dec_pkt {
 	struct dec_tcp tcp;
 	uint16_t udp_len;
 	struct dec_icmp icmp;
-	/* transport payload: borrowed from the frame */
+	/*
+	 * transport payload: borrowed from the frame.  For other IP
+	 * protocols and non-first fragments, the IP payload.
+	 */
 	const uint8_t *payload;
 	uint32_t payload_len;     /* captured bytes of it */
 	uint32_t payload_claimed; /* as the headers claim (>= payload_len) */

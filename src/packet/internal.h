@@ -17,7 +17,12 @@ void dec__check(struct dec_pkt *p, const struct cur *c, enum dec_layer l);
 /* Dispatch on an EtherType (VLAN tags, IPv4, IPv6; others: stop). */
 void dec__ethertype(struct cur *c, uint16_t type, struct dec_pkt *p,
 		    int depth);
-/* Dispatch on an IP protocol number (TCP, UDP, ICMP, ICMPv6). */
+/*
+ * Dispatch on an IP protocol number (TCP, UDP, ICMP, ICMPv6).  The IP
+ * decoders set p->payload, payload_len and payload_claimed to the IP
+ * payload first: the transport decoders take their claimed length from
+ * payload_claimed and narrow the three to their own payload.
+ */
 void dec__transport(struct cur *c, uint8_t proto, struct dec_pkt *p,
 		    int depth);
 
