@@ -19,13 +19,16 @@ rtt() {
 	bench_exec "$1" ping -c "${2:-10}" -i 0.02 -W 2 "$S4" 2>&1 |
 		sed -n 's/.* time=\([0-9.]*\) ms$/\1/p' | median
 }
-# near GOT WANT [TOL]: |GOT - WANT| <= TOL (default 0.5 ms)
-near() { awk -v g="$1" -v w="$2" -v t="${3:-0.5}" 'BEGIN { d = g - w; if (d < 0) d = -d; exit !(g != "" && d <= t) }'; }
+# near GOT WANT [TOL]: |GOT - WANT| <= TOL.  1 ms here: this test checks
+# that profiles change (steps of 10 ms and more); the +-0.5 ms accuracy is
+# 0500's, and pbfwd releases 0.1-0.3 ms late per RTT on this VM, more when
+# the machine is loaded.
+near() { awk -v g="$1" -v w="$2" -v t="${3:-1.0}" 'BEGIN { d = g - w; if (d < 0) d = -d; exit !(g != "" && d <= t) }'; }
 check_rtt() { # REGION WANT WHAT [COUNT]
 	local r
 	r=$(rtt "$1" "${4:-10}")
-	if near "$r" "$2"; then ok "$3: RTT ${r} ms (median) = $2 +- 0.5 ms"; else
-		not_ok "$3: RTT ${r:-none} ms (median), want $2 +- 0.5 ms"; fi
+	if near "$r" "$2"; then ok "$3: RTT ${r} ms (median) = $2 +- 1 ms"; else
+		not_ok "$3: RTT ${r:-none} ms (median), want $2 +- 1 ms"; fi
 }
 
 check_rtt 1 10 "region 1 before"
