@@ -5,6 +5,7 @@
 # process behind.  Does not use probe.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_servers.sh"
+once_per_check "0400-servers-selftest"
 t0=$(date +%s%N)
 C=$T/certs
 

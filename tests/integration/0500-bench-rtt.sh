@@ -9,6 +9,7 @@
 # median each time (see below).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_bench.sh"
+once_per_check "0500-bench-rtt"
 bench_usable || { skip "bench RTT" "$BENCH_SKIP"; finish; }
 
 D=10 # ms, one way

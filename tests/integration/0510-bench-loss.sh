@@ -13,6 +13,7 @@
 #  - the profile changes while the bench stays up (bench_profile).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_bench.sh"
+once_per_check "0510-bench-loss"
 bench_usable || { skip "bench losses" "$BENCH_SKIP"; finish; }
 
 printf 'b2a.drop_data = 3\n' >"$T/drop3"

@@ -9,6 +9,7 @@
 # leaves nothing behind either (the EXIT trap; the watchdog).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_bench.sh"
+once_per_check "0520-bench-lifecycle"
 bench_usable || { skip "bench life cycle" "$BENCH_SKIP"; finish; }
 
 ms() { echo $((($(date +%s%N) - $1) / 1000000)); }

@@ -6,6 +6,7 @@
 # delay; a bad profile is refused and the old one kept.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_bench.sh"
+once_per_check "0530-bench-regions"
 bench_usable || { skip "bench regions" "$BENCH_SKIP"; finish; }
 
 if bench_up --regions 2 --delay-ms 5; then ok "bench_up --regions 2 --delay-ms 5"; else

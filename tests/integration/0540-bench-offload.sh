@@ -5,6 +5,7 @@
 # never produce: it sees only wire-sized packets).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_bench.sh"
+once_per_check "0540-bench-offload"
 bench_usable || { skip "bench offload" "$BENCH_SKIP"; finish; }
 
 if bench_up --offload; then ok "bench_up --offload"; else not_ok "bench_up --offload"; finish; fi

@@ -7,6 +7,7 @@
 # on `tcpdump -i any` (LINKTYPE_LINUX_SLL2).  Needs root (capture),
 # tcpdump and tshark; skips otherwise.  Every process started is stopped.
 . "$(dirname "$0")/lib.sh"
+once_per_check "0600-decode-vs-tshark"
 
 DEC=$PWD/build/tools/pbdecode
 FIELDS=(frame.number ip.src ip.dst ipv6.src ipv6.dst tcp.srcport tcp.dstport

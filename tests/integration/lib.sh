@@ -53,3 +53,13 @@ expect_match() {
 sql() { sqlite3 -batch -noheader "$1" "$2"; }
 
 finish() { [ "$_fails" -eq 0 ]; exit $?; }
+
+# once_per_check WHAT: for scripts that test the test tools themselves
+# (not probe): run them in the plain half of `make check` only, so the
+# sanitizer half does not repeat them (it has nothing new to find there).
+once_per_check() {
+	if [ "${SUITE:-}" = asan ]; then
+		skip "$1" "a test of the test tools; run in the plain half"
+		exit 0
+	fi
+}
