@@ -150,3 +150,16 @@ const char *dec_addr_str(const struct dec_addr *a, char *buf, size_t len)
 		(void)inet_ntop(AF_INET6, a->a, buf, (socklen_t)len);
 	return buf;
 }
+
+void dec__quote_ports(struct cur *dg, struct dec_quote *q)
+{
+	if (q->ip.frag_off != 0 || (q->ip.proto != 6 && q->ip.proto != 17))
+		return;
+	q->sport = cur_be16(dg);
+	q->dport = cur_be16(dg);
+	if (dg->st != DEC_OK)
+		return;
+	q->has_ports = true;
+	if (q->ip.proto == 6)
+		q->tcp_seq = cur_be32(dg);
+}

@@ -127,13 +127,5 @@ void dec_ip6_quote(struct cur *c, struct dec_quote *q)
 			*c = dg;
 		return;
 	}
-	if (q->ip.frag_off != 0 || (q->ip.proto != 6 && q->ip.proto != 17))
-		return;
-	q->sport = cur_be16(&dg);
-	q->dport = cur_be16(&dg);
-	if (dg.st != DEC_OK)
-		return;
-	q->has_ports = true;
-	if (q->ip.proto == 6)
-		q->tcp_seq = cur_be32(&dg);
+	dec__quote_ports(&dg, q);
 }

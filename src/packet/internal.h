@@ -43,6 +43,8 @@ void dec_vxlan_decode(struct cur *c, struct dec_pkt *p, int depth);
  * quotes into q; never touches the outer packet's fields.
  */
 void dec_ip4_quote(struct cur *c, struct dec_quote *q);
+/* After a quoted IP header: the ports (and TCP seq) of a first fragment. */
+void dec__quote_ports(struct cur *dg, struct dec_quote *q);
 void dec_ip6_quote(struct cur *c, struct dec_quote *q);
 
 #endif
