@@ -241,6 +241,20 @@ int cmd_run(int argc, char **argv, struct app *app)
 		goto out;
 	}
 
+	/*
+	 * `capture required`: without capture a run would store figures the
+	 * scenario said it cannot do with.  This probe has no packet capture
+	 * yet (issue 5), so such a scenario is a capture-setup error, exit 3.
+	 */
+	for (size_t i = 0; i < n; i++)
+		if (plans[i].capture == SCN_CAPTURE_REQUIRED) {
+			ret = cli_fail(app, EXIT_INTERNAL,
+				       "%s: capture required, but this probe "
+				       "cannot capture packets yet (issue 5); "
+				       "nothing was run",
+				       plans[i].name);
+			goto out;
+		}
 	jitter_sleep(jitter_ms);
 	char lockdir[4096];
 	snprintf(lockdir, sizeof(lockdir), "%s/locks",

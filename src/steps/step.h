@@ -120,6 +120,16 @@ void step_fail(struct step_job *job, const char *error_class,
 void step_conn_from_fd(struct conn_rec *c, int fd);
 
 /*
+ * The kernel's view of a connected TCP socket (TCP_INFO): rtt_ms (the
+ * smoothed RTT), retrans (segments retransmitted so far), mss, wscale
+ * (the peer's), sack, and source = tcp_info.  These are the figures a
+ * run has without packet capture (DESIGN section 8); the capture's own
+ * figures (source = pcap) replace them when there is one.  Silently does
+ * nothing when the socket has no TCP_INFO.
+ */
+void step_tcp_info(struct conn_rec *c, int fd);
+
+/*
  * Deadlines everywhere in steps/ are absolute CLOCK_MONOTONIC instants
  * in ns (step_loop_now_ns() + budget).  A job's deadline is the earlier of
  * its step's timeout and the scenario's.

@@ -1284,6 +1284,11 @@ static uint32_t hop_conn(struct http_job *hj, bool is_new, double connect_ms,
 	c->source = RUN_SOURCE_LIBRARY;
 	c->connect_ms = connect_ms;
 	c->tls_ms = tls_ms;
+	curl_socket_t sock = CURL_SOCKET_BAD;
+	if (curl_easy_getinfo(h->easy, CURLINFO_ACTIVESOCKET, &sock) ==
+		    CURLE_OK &&
+	    sock != CURL_SOCKET_BAD)
+		step_tcp_info(c, (int)sock);
 	if (hj->tls)
 		c->resumed = hj->resumed ? 1 : 0;
 	if (hj->trace && hj->lport && !hj->prereq) {

@@ -9,8 +9,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -150,6 +153,28 @@ void step_connect_cancel(struct step_env *env, struct step_connect *c)
 	free(c);
 }
 
+void step_tcp_info(struct conn_rec *c, int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
+	    len < offsetof(struct tcp_info, tcpi_total_retrans) +
+			  sizeof(ti.tcpi_total_retrans))
+		return;
+	c->source = RUN_SOURCE_TCP_INFO;
+	/* tcpi_rtt is µs; 0 before the first sample */
+	if (ti.tcpi_rtt > 0) {
+		c->rtt_ms = ti.tcpi_rtt / 1000.0;
+		c->rtt_quality = RUN_QUALITY_MEASURED;
+	}
+	c->retrans = ti.tcpi_total_retrans;
+	c->mss = ti.tcpi_snd_mss;
+	c->sack = (ti.tcpi_options & TCPI_OPT_SACK) ? 1 : 0;
+	if (ti.tcpi_options & TCPI_OPT_WSCALE)
+		c->wscale = ti.tcpi_snd_wscale;
+}
+
 /* ---- the tcp step ------------------------------------------------------ */
 
 /* One family's attempt: resolve, then connect to each address in turn. */
@@ -228,6 +253,9 @@ static void on_connected(void *ctx, int fd, const char *error_class,
 		c->conn_state = RUN_CONN_NEW;
 		c->source = RUN_SOURCE_LIBRARY;
 		c->connect_ms = connect_ms;
+		step_tcp_info(c, fd);
+		/* right after the handshake, every retransmission was a SYN */
+		c->syn_retrans = c->retrans;
 		if (isnan(job->rec->connect_ms) || t == &t->tj->tries[0])
 			job->rec->family = c->family;
 	}

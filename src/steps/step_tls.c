@@ -734,6 +734,7 @@ static int add_conn(struct tls_job *tj)
 	step_conn_from_fd(c, tj->fd);
 	c->conn_state = RUN_CONN_NEW;
 	c->source = RUN_SOURCE_LIBRARY;
+	step_tcp_info(c, tj->fd);
 	rec->family = c->family;
 
 	t = tls_trace_new(set);

@@ -34,6 +34,12 @@ env -u PASS USER=u "$PROBE" run --db "$T/x.db" scenarios/shop-checkout.scn >"$T/
 expect_rc 2 "a real run with an unset variable exits 2 before running"
 [ ! -e "$T/x.db" ] && ok "and creates no store" || not_ok "and creates no store"
 
+printf 'scenario req\ncapture required\ntcp 127.0.0.1:9\n' >"$T/req.scn"
+run_probe run --db "$T/req.db" --config /dev/null --region x "$T/req.scn"
+expect_rc 3 "capture required without capture: exit 3"
+expect_match "$err" "req: capture required, but this probe cannot capture packets yet" "and says why"
+expect_eq "$(sqlite3 "$T/req.db" 'SELECT count(*) FROM runs')" 0 "nothing was run or stored"
+
 run_probe run --parallel 0 scenarios/demo.scn
 expect_rc 2 "--parallel 0 refused"
 run_probe run --jitter 5 scenarios/demo.scn

@@ -522,7 +522,8 @@ static void test_step_tls_13_handshake(void **state)
 	assert_int_not_equal(r->conns[0].key, 0);
 	assert_string_equal(r->conns[0].dst_addr, "127.0.0.1");
 	assert_int_equal(r->conns[0].dst_port, srv_port[SRV_13]);
-	assert_int_equal(r->conns[0].source, RUN_SOURCE_LIBRARY);
+	assert_int_equal(r->conns[0].source, RUN_SOURCE_TCP_INFO);
+	assert_true(r->conns[0].rtt_ms > 0);
 	assert_int_equal(r->conns[0].conn_state, RUN_CONN_NEW);
 	expect_chain(r, "localhost", 100, 1);
 	assert_string_equal(r->certs[1].subject,

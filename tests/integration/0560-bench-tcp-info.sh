@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Without packet capture (every run until issue 5, and later runs without
+# capture rights) connections carry the kernel's TCP_INFO figures, marked
+# source=tcp_info: across a 10 ms each-way link rtt_ms is the 20 ms RTT;
+# when the bench drops the first SYN, the connection shows one SYN
+# retransmission and a connect time of the kernel's 1 s SYN timeout plus
+# the RTT.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_bench.sh"
+bench_usable || { skip "tcp_info figures in the bench" "$BENCH_SKIP"; finish; }
+
+D=10
+bench_up --delay-ms $D && bench_dns_start && bench_nginx_start ||
+	{ not_ok "bench with DNS and nginx"; finish; }
+cat >"$T/s.scn" <<EOF
+scenario bench-tcp-info
+resolver $BENCH_RESOLVER
+timeout 10s
+defaults ca=$CERTS_DIR/ca.pem
+tcp  demo.probe.test:$HTTPS_PORT name=tcp ip=4
+tls  demo.probe.test:$HTTPS_PORT name=tls ip=4
+http GET https://demo.probe.test:$HTTPS_PORT/ name=get ip=4 http=1.1 expect status=200
+EOF
+run() {
+	bench_exec 1 "$PROBE" run --json --db "$T/p.db" --spool "$T/spool" \
+		--region r1 --config /dev/null "$T/s.scn" >"$T/run.json" 2>"$T/err"
+	rc=$? out=$(cat "$T/run.json") err=$(cat "$T/err")
+}
+near() { awk -v g="$1" -v w="$2" -v t="$3" 'BEGIN { d = g - w; if (d < 0) d = -d; exit !(g != "" && d <= t) }'; }
+
+run
+expect_rc 0 "probe run across the link"
+for s in tcp tls get; do
+	expect_eq "$(jget "st('$s')['connections'][0]['source']")" tcp_info "$s: source tcp_info"
+	r=$(jget "st('$s')['connections'][0]['rtt_ms']")
+	near "$r" $((2 * D)) 2 && ok "$s: rtt_ms $r = $((2 * D)) +- 2 ms (kernel srtt)" ||
+		not_ok "$s: rtt_ms $r, want $((2 * D)) +- 2"
+	expect_eq "$(jget "st('$s')['connections'][0]['retrans']")" 0 "$s: no retransmissions"
+done
+expect_sql "SELECT count(*) FROM connections WHERE source = 'tcp_info' AND rtt_ms > 0" 3 \
+	"the store has the three tcp_info rows"
+
+# the first SYN of the next run is lost: upstream, the run sends its A
+# query (one UDP packet) and then that SYN
+st=$(bench_stats 1 | awk '$1 == "a2b" { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
+	END { print v["forwarded"] + v["dropped"] + v["pending"] }')
+bench_profile 1 "a2b.drop_nth=$((st + 2))" || not_ok "drop the next run's first SYN"
+run
+expect_rc 0 "probe run with its first SYN lost"
+expect_eq "$(jget "st('tcp')['connections'][0]['syn_retrans']")" 1 "tcp: one SYN retransmission"
+c=$(jget "st('tcp')['connect_ms']")
+near "$c" $((1000 + 2 * D)) 30 && ok "tcp: connect_ms $c = 1 s SYN timeout + RTT (+- 30 ms)" ||
+	not_ok "tcp: connect_ms $c, want about $((1000 + 2 * D))"
+expect_eq "$(bench_stat 1 a2b nth)" 1 "pbfwd dropped exactly that packet"
+finish
