@@ -1,0 +1,92 @@
+/*
+ * flow.h: TCP connections reconstructed from decoded frames (the first
+ * layer of the analyzer, DESIGN section 5).
+ *
+ * A flow is one TCP connection, keyed by its 5-tuple in both directions.
+ * The client is the side that sent the first SYN (without a SYN, the side
+ * that sent the first packet, marked `mid_stream`).  Per connection this
+ * layer computes what the handshake tells:
+ *   - rtt_ms: the SYN that the SYN/ACK answers -> that SYN/ACK.  When the
+ *     SYN was sent more than once and TCP timestamps cannot say which copy
+ *     was answered (the SYN/ACK's TSecr equals one SYN's TSval), rtt_ms is
+ *     NAN with quality ambiguous (Karn's rule); syn_retrans counts the
+ *     extra SYNs either way;
+ *   - mss, wscale, sack as each side offered them;
+ *   - who reset the connection and when; payload bytes each way.
+ * Frame numbers are 1-based, as the caller counts them (DESIGN section 6).
+ *
+ * Memory is bounded: at most max_flows connections (the rest are counted
+ * in `overflow`); nothing points into packet data.
+ */
+#ifndef PROBE_ANALYZE_FLOW_H
+#define PROBE_ANALYZE_FLOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "packet/dec.h"
+#include "util/err.h"
+
+#define FLOW_MAX_SYNS 8 /* SYN copies remembered per connection */
+
+enum flow_quality { FLOW_Q_NONE, FLOW_Q_MEASURED, FLOW_Q_AMBIGUOUS };
+enum flow_rst { FLOW_RST_NONE, FLOW_RST_CLIENT, FLOW_RST_SERVER };
+
+struct flow_side {
+	uint64_t packets;
+	uint64_t bytes;          /* TCP payload bytes (as claimed by headers) */
+	int32_t mss;             /* offered in its SYN; -1 none */
+	int16_t wscale;          /* offered in its SYN; -1 none */
+	bool sack_perm;
+};
+
+struct flow {
+	struct dec_addr cli, srv;
+	uint16_t cport, sport;
+	bool mid_stream;         /* no SYN seen: client/server guessed */
+	/* the handshake */
+	unsigned n_syn;          /* SYNs sent (1 + retransmissions) */
+	uint64_t syn_frame[FLOW_MAX_SYNS];
+	uint64_t syn_ts_ns[FLOW_MAX_SYNS];
+	uint32_t syn_tsval[FLOW_MAX_SYNS];
+	bool syn_has_ts;
+	uint64_t synack_frame;   /* first SYN/ACK; 0 none */
+	uint64_t synack_ts_ns;
+	double rtt_ms;           /* NAN when unknown */
+	enum flow_quality rtt_quality;
+	unsigned syn_retrans;
+	uint64_t answered_syn_frame; /* the SYN the SYN/ACK answers; 0 */
+	/* end */
+	enum flow_rst rst;
+	uint64_t rst_frame, rst_ts_ns;
+	uint64_t first_frame, last_frame;
+	uint64_t first_ts_ns, last_ts_ns;
+	struct flow_side c2s, s2c;
+};
+
+struct flow_table {
+	struct flow **v;         /* insertion order */
+	size_t n, cap;
+	size_t max_flows;
+	uint64_t overflow;       /* packets of connections not tracked */
+	/* open-addressing index over v, for lookups by 5-tuple */
+	uint32_t *idx;
+	size_t idx_cap;
+};
+
+/* Empty table holding at most max_flows connections. */
+void flow_table_init(struct flow_table *t, size_t max_flows);
+void flow_table_release(struct flow_table *t);
+
+/*
+ * Account one decoded frame (frame: its 1-based number; ts_ns: its
+ * capture time).  Frames that are not TCP over IP, or not decoded to the
+ * TCP header, are ignored (returns NULL).  Returns the connection, or NULL
+ * when the table is full (counted).  PE_NOMEM is reported through *err
+ * being set non-zero (the frame is then not accounted).
+ */
+struct flow *flow_table_packet(struct flow_table *t, const struct dec_pkt *p,
+			       uint64_t frame, uint64_t ts_ns, int *err);
+
+#endif
