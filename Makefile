@@ -198,9 +198,11 @@ $(B)/tools/pbserver: tests/tools/pbserver.c | $(DEPS_STAMP)
 		$$(pkg-config --libs --cflags openssl)
 
 # Decodes a capture with src/packet/ and prints tshark-style fields
-# (tests/integration/0600-decode-vs-tshark.sh).
+# (tests/integration/0600-decode-vs-tshark.sh), or with --flows the
+# connections src/analyze/flow.c makes of it (0610-flows-vs-tshark.sh).
 PACKET_O := $(patsubst %.c,$(B)/o/%.o,$(filter src/packet/%,$(LIB_SRC)))
-$(B)/tools/pbdecode: $(B)/o/tests/tools/pbdecode.o $(PACKET_O)
+$(B)/tools/pbdecode: $(B)/o/tests/tools/pbdecode.o $(PACKET_O) \
+		$(B)/o/src/analyze/flow.o
 	@mkdir -p $(@D)
 	$(call say,LINK,$@)
 	$(Q)$(CC) -o $@ $^ $(PKG_LIBS)

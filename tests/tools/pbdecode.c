@@ -14,13 +14,28 @@
  * of an ICMP error) is printed comma-separated.  A frame that did not
  * decode gets "# truncated at tcp" (or invalid) appended in an extra
  * column.  Usage: pbdecode FILE
+ *
+ * pbdecode --flows FILE feeds every frame to src/analyze/flow.c instead
+ * (frame numbers from 1, capture timestamps in ns) and prints one line per
+ * connection, in the order they began:
+ *
+ *   client_ip client_port server_ip server_port n_syn syn_retrans
+ *     rtt_ms(%.3f, or - when unknown) rst(none|client|server)
+ *     c2s_bytes s2c_bytes
+ *
+ * for tests/integration/0610-flows-vs-tshark.sh.
  */
 #include <inttypes.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <math.h>
+
+#include "analyze/flow.h"
 #include "packet/dec.h"
+
+#define PBDECODE_MAX_FLOWS 100000
 
 struct line {
 	char f[18][128];
@@ -95,15 +110,38 @@ static void print_frame(unsigned long no, const struct dec_pkt *p)
 	printf("\n");
 }
 
+static void print_flows(const struct flow_table *t)
+{
+	static const char *const rst[] = { "none", "client", "server" };
+	for (size_t i = 0; i < t->n; i++) {
+		const struct flow *f = t->v[i];
+		char c[64], sv[64], rtt[32];
+		if (isnan(f->rtt_ms))
+			snprintf(rtt, sizeof(rtt), "-");
+		else
+			snprintf(rtt, sizeof(rtt), "%.3f", f->rtt_ms);
+		printf("%s %u %s %u %u %u %s %s %" PRIu64 " %" PRIu64 "\n",
+		       dec_addr_str(&f->cli, c, sizeof(c)), f->cport,
+		       dec_addr_str(&f->srv, sv, sizeof(sv)), f->sport,
+		       f->n_syn, f->syn_retrans, rtt, rst[f->rst],
+		       f->c2s.bytes, f->s2c.bytes);
+	}
+	if (t->overflow)
+		fprintf(stderr, "pbdecode: %" PRIu64 " packets of untracked"
+			" connections\n", t->overflow);
+}
+
 int main(int argc, char **argv)
 {
 	char errbuf[PCAP_ERRBUF_SIZE];
-	if (argc != 2) {
-		fprintf(stderr, "usage: pbdecode FILE\n");
+	int flows = argc == 3 && strcmp(argv[1], "--flows") == 0;
+	if (argc != 2 + flows) {
+		fprintf(stderr, "usage: pbdecode [--flows] FILE\n");
 		return 2;
 	}
+	const char *file = argv[1 + flows];
 	pcap_t *pc = pcap_open_offline_with_tstamp_precision(
-		argv[1], PCAP_TSTAMP_PRECISION_NANO, errbuf);
+		file, PCAP_TSTAMP_PRECISION_NANO, errbuf);
 	if (!pc) {
 		fprintf(stderr, "pbdecode: %s\n", errbuf);
 		return 1;
@@ -112,17 +150,35 @@ int main(int argc, char **argv)
 	struct pcap_pkthdr *h;
 	const u_char *data;
 	unsigned long no = 0;
-	int rc;
+	int rc, nomem = 0;
+	struct flow_table ft;
+	flow_table_init(&ft, PBDECODE_MAX_FLOWS);
 	while ((rc = pcap_next_ex(pc, &h, &data)) == 1) {
 		struct dec_pkt p;
 		dec_packet(link, data, h->caplen, h->len, &p);
-		print_frame(++no, &p);
+		if (!flows) {
+			print_frame(++no, &p);
+			continue;
+		}
+		/* tv_usec holds nanoseconds at PCAP_TSTAMP_PRECISION_NANO */
+		uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000000u +
+			      (uint64_t)h->ts.tv_usec;
+		flow_table_packet(&ft, &p, ++no, ts, &nomem);
+		if (nomem) {
+			fprintf(stderr, "pbdecode: out of memory\n");
+			break;
+		}
 	}
-	if (rc == PCAP_ERROR) {
-		fprintf(stderr, "pbdecode: %s\n", pcap_geterr(pc));
+	if (rc == PCAP_ERROR || nomem) {
+		if (rc == PCAP_ERROR)
+			fprintf(stderr, "pbdecode: %s\n", pcap_geterr(pc));
+		flow_table_release(&ft);
 		pcap_close(pc);
 		return 1;
 	}
+	if (flows)
+		print_flows(&ft);
+	flow_table_release(&ft);
 	pcap_close(pc);
 	return 0;
 }
