@@ -49,7 +49,11 @@ run
 expect_rc 0 "probe run with its first SYN lost"
 expect_eq "$(jget "st('tcp')['connections'][0]['syn_retrans']")" 1 "tcp: one SYN retransmission"
 c=$(jget "st('tcp')['connect_ms']")
-near "$c" $((1000 + 2 * D)) 30 && ok "tcp: connect_ms $c = 1 s SYN timeout + RTT (+- 30 ms)" ||
-	not_ok "tcp: connect_ms $c, want about $((1000 + 2 * D))"
+# the kernel's 1 s SYN timer fires on the timer wheel, whose granularity
+# at 1 s is tens of ms (seen: +52 ms): a lower bound and a loose upper one
+awk -v c="$c" -v lo=$((1000 + 2 * D - 1)) -v hi=$((1000 + 2 * D + 150)) \
+	'BEGIN { exit !(c != "" && c >= lo && c <= hi) }' &&
+	ok "tcp: connect_ms $c = the 1 s SYN timeout + RTT (+0..150 ms timer slack)" ||
+	not_ok "tcp: connect_ms $c, want $((1000 + 2 * D)) .. $((1150 + 2 * D))"
 expect_eq "$(bench_stat 1 a2b nth)" 1 "pbfwd dropped exactly that packet"
 finish
