@@ -32,10 +32,21 @@ run
 expect_rc 0 "probe run across the link"
 for s in tcp tls get; do
 	expect_eq "$(jget "st('$s')['connections'][0]['source']")" tcp_info "$s: source tcp_info"
-	r=$(jget "st('$s')['connections'][0]['rtt_ms']")
-	near "$r" $((2 * D)) 2 && ok "$s: rtt_ms $r = $((2 * D)) +- 2 ms (kernel srtt)" ||
-		not_ok "$s: rtt_ms $r, want $((2 * D)) +- 2"
 	expect_eq "$(jget "st('$s')['connections'][0]['retrans']")" 0 "$s: no retransmissions"
+done
+# Right after connect the kernel's srtt is the SYN -> SYN/ACK sample alone.
+r=$(jget "st('tcp')['connections'][0]['rtt_ms']")
+near "$r" $((2 * D)) 2 && ok "tcp: rtt_ms $r = $((2 * D)) +- 2 ms (kernel srtt)" ||
+	not_ok "tcp: rtt_ms $r, want $((2 * D)) +- 2"
+# Later it is smoothed over ACKs the server may have delayed (up to ~40 ms
+# each), so it is at least the RTT and at most RTT + one delayed ACK: the
+# reason the packet-derived rtt_ms (issue 5) exists at all.
+for s in tls get; do
+	r=$(jget "st('$s')['connections'][0]['rtt_ms']")
+	awk -v r="$r" -v lo=$((2 * D - 1)) -v hi=$((2 * D + 45)) \
+		'BEGIN { exit !(r != "" && r >= lo && r <= hi) }' &&
+		ok "$s: rtt_ms $r within [RTT - 1, RTT + 45] ms (kernel srtt)" ||
+		not_ok "$s: rtt_ms $r, want $((2 * D - 1)) .. $((2 * D + 45))"
 done
 expect_sql "SELECT count(*) FROM connections WHERE source = 'tcp_info' AND rtt_ms > 0" 3 \
 	"the store has the three tcp_info rows"
