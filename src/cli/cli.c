@@ -173,7 +173,7 @@ int cli_common_opt(struct app *app, int opt, const char *arg, int *exit_now)
 	}
 }
 
-static const char *env_lookup(const char *name, void *ctx)
+const char *cli_env_lookup(const char *name, void *ctx)
 {
 	(void)ctx;
 	return getenv(name);
@@ -192,7 +192,7 @@ int cli_prepare(struct app *app)
 		      { CONFIG_REGION, app->opt_region } };
 
 	if ((ret = config_load_file(&app->cfg, app->opt_config, &err)) < 0 ||
-	    (ret = config_load_env(&app->cfg, env_lookup, NULL, &err)) < 0)
+	    (ret = config_load_env(&app->cfg, cli_env_lookup, NULL, &err)) < 0)
 		return cli_fail(app, ret == PE_NOMEM ? EXIT_INTERNAL
 						     : EXIT_USAGE,
 				"%s", err.msg);

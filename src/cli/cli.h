@@ -108,6 +108,9 @@ int cli_prepare(struct app *app);
 /* For commands whose issue has not come: says so and returns EXIT_USAGE. */
 int cli_not_yet(const struct app *app, int issue, const char *what);
 
+/* getenv() in the lookup shape config and scenario checks take. */
+const char *cli_env_lookup(const char *name, void *ctx);
+
 /* Reset getopt_long's state before a command parses its argv. */
 void cli_getopt_reset(void);
 

@@ -46,12 +46,6 @@ const char cmd_run_usage[] =
 	"Packet capture arrives with issue 5: until then runs store library\n"
 	"figures and capture 'unavailable'.\n";
 
-static const char *env_lookup(const char *name, void *ctx)
-{
-	(void)ctx;
-	return getenv(name);
-}
-
 struct run_ctx {
 	struct app *app;
 	bool json;
@@ -205,7 +199,7 @@ int cmd_run(int argc, char **argv, struct app *app)
 		run_rec_init(&runs[i]);
 		int r = scn_parse_file(argv[optind + (int)i], &plans[i], &d,
 				       &err);
-		if (r == 0 && scn_plan_check_env(&plans[i], env_lookup, NULL,
+		if (r == 0 && scn_plan_check_env(&plans[i], cli_env_lookup, NULL,
 						 true, &d) > 0) {
 			scn_plan_release(&plans[i]);
 			r = PE_INVAL;

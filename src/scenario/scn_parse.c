@@ -69,7 +69,6 @@ struct pctx {
 	size_t n_env_uses, cap_env_uses;
 	unsigned *thr_step_col; /* column of each threshold's step=NAME */
 	size_t cap_thr_col;
-	unsigned defaults_line;
 };
 
 static void perr(struct pctx *c, unsigned line, unsigned col, const char *fmt,
@@ -124,17 +123,24 @@ static char *word_show(const struct scn_word *w)
 	return s;
 }
 
+/* word_show() cut to 40 bytes for a message; NULL (reported) on nomem. */
+static char *word_short(struct pctx *c, const struct scn_word *w)
+{
+	char *s = word_show(w);
+	if (!s)
+		return oom(c);
+	if (strlen(s) > 40)
+		memcpy(s + 37, "...", 4);
+	return s;
+}
+
 /* Report "unexpected 'WORD'" (shortened) at w. */
 static void err_unexpected(struct pctx *c, const struct scn_word *w,
 			   const char *after)
 {
-	char *s = word_show(w);
-	if (!s) {
-		oom(c);
+	char *s = word_short(c, w);
+	if (!s)
 		return;
-	}
-	if (strlen(s) > 40)
-		memcpy(s + 37, "...", 4);
 	perr(c, w->line, w->col, "unexpected '%s'%s%s", s, after ? " " : "",
 	     after ? after : "");
 	free(s);
@@ -1200,7 +1206,6 @@ static void dir_defaults(struct pctx *c, const struct scn_line *l)
 				   &c->plan->defaults);
 		kv_release(&kv);
 	}
-	c->defaults_line = l->line;
 }
 
 static const struct name_val cmp_vals[] = { { ">", SCN_CMP_GT },
@@ -2069,13 +2074,9 @@ static void parse_line(struct pctx *c, const struct scn_line *l)
 				directives[i].fn(c, l);
 				return;
 			}
-	char *s = word_show(w);
-	if (!s) {
-		oom(c);
+	char *s = word_short(c, w);
+	if (!s)
 		return;
-	}
-	if (strlen(s) > 40)
-		memcpy(s + 37, "...", 4);
 	perr(c, w->line, w->col, "unknown directive '%s'", s);
 	free(s);
 }

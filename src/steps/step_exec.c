@@ -85,9 +85,8 @@ void step_secret_free(char *s)
 {
 	if (!s)
 		return;
-	/* volatile: the compiler must not drop the wipe of a dying buffer */
-	for (volatile char *p = s; *p; p++)
-		*p = '\0';
+	/* explicit_bzero: the compiler may not drop the wipe of a dying buffer */
+	explicit_bzero(s, strlen(s));
 	free(s);
 }
 
@@ -189,8 +188,7 @@ void step_fail(struct step_job *job, const char *error_class,
 	va_end(ap);
 	char *clean = step_redact(job->env, buf);
 	/* the raw text may hold a secret: wipe it */
-	for (volatile char *p = buf; *p; p++)
-		*p = '\0';
+	explicit_bzero(buf, sizeof(buf));
 	if (clean && strlen(clean) > STEP_DETAIL_MAX)
 		clean[STEP_DETAIL_MAX] = '\0';
 	free(r->error_detail);

@@ -203,11 +203,8 @@ static void wipe_free(char *s, size_t len)
 	free(s);
 }
 
-static void wipe_str(char *s)
-{
-	if (s)
-		wipe_free(s, strlen(s));
-}
+/* A NUL-terminated secret: the executor's one wipe-and-free. */
+#define wipe_str step_secret_free
 
 /* Free an slist whose strings may be secrets. */
 static void slist_wipe_free(struct curl_slist *l)
