@@ -7,8 +7,10 @@
  * put in a canonical order, so both directions hash alike.  A slot is
  * never removed: on port reuse it is pointed at the newest connection.
  *
- * What this layer needs beyond struct flow (the FINs seen) sits in a
- * private wrapper, struct flow_ent, whose first member is the flow.
+ * What this layer needs beyond struct flow (the FINs seen and acked, the
+ * sequence analysis state) sits in a private wrapper, struct flow_ent,
+ * whose first member is the flow.  Removing a flow (flow_table_remove)
+ * closes the gap in v and rebuilds the index.
  */
 #include <math.h>
 #include <stdint.h>
@@ -23,7 +25,10 @@ enum { FIN_C = 1 << 0, FIN_S = 1 << 1 };
 
 struct flow_ent {
 	struct flow f;         /* first: v holds &ent->f */
-	uint8_t fins;          /* FIN_C, FIN_S */
+	uint8_t fins;          /* FIN_C, FIN_S: sent */
+	uint8_t fins_acked;    /* FIN_C, FIN_S: acknowledged by the peer */
+	uint32_t fin_end[2];   /* [0] client's, [1] server's: seq after FIN */
+	struct tcp_seq seq;    /* dir 0: client -> server */
 };
 
 static size_t addr_len(const struct dec_addr *a)
@@ -103,8 +108,12 @@ void flow_table_init(struct flow_table *t, size_t max_flows)
 
 void flow_table_release(struct flow_table *t)
 {
-	for (size_t i = 0; i < t->n; i++)
-		free(t->v[i]); /* the struct flow_ent (f is its first member) */
+	for (size_t i = 0; i < t->n; i++) {
+		/* the struct flow_ent (f is its first member) */
+		struct flow_ent *e = (struct flow_ent *)t->v[i];
+		tcp_seq_release(&e->seq);
+		free(e);
+	}
 	free(t->v);
 	free(t->idx);
 	memset(t, 0, sizeof(*t));
@@ -197,6 +206,8 @@ static struct flow *flow_new(struct flow_table *t, const struct dec_pkt *p,
 	f->rtt_quality = FLOW_Q_NONE;
 	f->c2s.mss = f->s2c.mss = -1;
 	f->c2s.wscale = f->s2c.wscale = -1;
+	f->c2s.max_retrans_gap_ms = f->s2c.max_retrans_gap_ms = NAN;
+	tcp_seq_init(&e->seq);
 	t->v[t->n++] = f;
 	size_t s = idx_slot(t, &f->cli, f->cport, &f->srv, f->sport);
 	t->idx[s] = (uint32_t)t->n;
@@ -270,8 +281,77 @@ static void on_synack(struct flow *f, const struct dec_pkt *p,
 	f->rtt_quality = FLOW_Q_MEASURED;
 }
 
+static void side_seq(struct flow_side *s, const struct tcp_seq_res *r,
+		     uint64_t frame)
+{
+	if (r->retrans) {
+		if (s->n_retrans_frame < FLOW_MAX_EVENTS)
+			s->retrans_frame[s->n_retrans_frame++] = frame;
+		s->retrans++;
+		if (!isnan(r->retrans_gap_ms) &&
+		    (isnan(s->max_retrans_gap_ms) ||
+		     r->retrans_gap_ms > s->max_retrans_gap_ms))
+			s->max_retrans_gap_ms = r->retrans_gap_ms;
+	}
+	s->fast_retrans += r->fast_retrans;
+	s->spurious += r->spurious_retrans;
+	s->dup_acks += r->dup_ack;
+	s->out_of_order += r->out_of_order;
+	s->lost_segment += r->lost_segment;
+	s->keep_alive += r->keep_alive;
+	if (r->zero_window) {
+		if (s->n_zero_window_frame < FLOW_MAX_EVENTS)
+			s->zero_window_frame[s->n_zero_window_frame++] = frame;
+		s->zero_window++;
+	}
+}
+
+/* FINs each way, and whether the peer acknowledged them (flow_closed). */
+static void track_fins(struct flow_ent *e, const struct dec_pkt *p,
+		       uint32_t seglen, bool c2s)
+{
+	int me = c2s ? 0 : 1, peer = !me;
+	uint8_t my_bit = c2s ? FIN_C : FIN_S, peer_bit = c2s ? FIN_S : FIN_C;
+	if (p->tcp.flags & DEC_TH_FIN) {
+		e->fins |= my_bit;
+		e->fin_end[me] = p->tcp.seq + seglen + 1;
+	}
+	if ((p->tcp.flags & DEC_TH_ACK) && (e->fins & peer_bit) &&
+	    (int32_t)(p->tcp.ack - e->fin_end[peer]) >= 0)
+		e->fins_acked |= peer_bit;
+}
+
+bool flow_closed(const struct flow *f)
+{
+	const struct flow_ent *e = (const struct flow_ent *)f;
+	return f->rst != FLOW_RST_NONE ||
+	       (e->fins == (FIN_C | FIN_S) && e->fins_acked == (FIN_C | FIN_S));
+}
+
+void flow_table_remove(struct flow_table *t, struct flow *f)
+{
+	size_t i = 0;
+	while (i < t->n && t->v[i] != f)
+		i++;
+	if (i == t->n)
+		return; /* not ours */
+	struct flow_ent *e = (struct flow_ent *)f;
+	tcp_seq_release(&e->seq);
+	free(e);
+	memmove(&t->v[i], &t->v[i + 1], (t->n - i - 1) * sizeof(*t->v));
+	t->n--;
+	/* entries hold 1 + an index into v: rebuild, newest flow last */
+	memset(t->idx, 0, t->idx_cap * sizeof(*t->idx));
+	for (size_t j = 0; j < t->n; j++) {
+		const struct flow *g = t->v[j];
+		t->idx[idx_slot(t, &g->cli, g->cport, &g->srv, g->sport)] =
+			(uint32_t)(j + 1);
+	}
+}
+
 struct flow *flow_table_packet(struct flow_table *t, const struct dec_pkt *p,
-			       uint64_t frame, uint64_t ts_ns, int *err)
+			       uint64_t frame, uint64_t ts_ns,
+			       struct flow_pkt *info, int *err)
 {
 	*err = 0;
 	if (p->l4 != DEC_L_TCP || (p->ip.ver != 4 && p->ip.ver != 6))
@@ -328,7 +408,22 @@ struct flow *flow_table_packet(struct flow_table *t, const struct dec_pkt *p,
 		f->rst_frame = frame;
 		f->rst_ts_ns = ts_ns;
 	}
-	if (fl & DEC_TH_FIN)
-		((struct flow_ent *)f)->fins |= c2s ? FIN_C : FIN_S;
+	struct flow_ent *e = (struct flow_ent *)f;
+	track_fins(e, p, bytes, c2s);
+	struct tcp_seq_res res;
+	if (p->st != DEC_OK && p->st_layer == DEC_L_TCP) {
+		/* no whole TCP header: tshark does not analyze it either */
+		memset(&res, 0, sizeof(res));
+		res.ack_rtt_ms = res.retrans_gap_ms = NAN;
+	} else {
+		tcp_seq_packet(&e->seq, c2s ? 0 : 1, p, bytes, frame, ts_ns,
+			       &res);
+		side_seq(side, &res, frame);
+	}
+	if (info) {
+		info->c2s = c2s;
+		info->payload = bytes;
+		info->seq = res;
+	}
 	return f;
 }

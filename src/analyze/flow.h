@@ -12,7 +12,16 @@
  *     NAN with quality ambiguous (Karn's rule); syn_retrans counts the
  *     extra SYNs either way;
  *   - mss, wscale, sack as each side offered them;
- *   - who reset the connection and when; payload bytes each way.
+ *   - who reset the connection and when; payload bytes each way;
+ *   - per direction, tshark's sequence analysis (analyze/tcp_seq.h):
+ *     retransmissions (tshark's tcp.analysis.retransmission: fast and
+ *     spurious included, out-of-order not), dup ACKs, zero windows,
+ *     out-of-order and lost segments, keep-alives, with the frames of the
+ *     first FLOW_MAX_EVENTS retransmissions and zero windows for findings
+ *     that cite packets, and the largest original -> retransmission gap.
+ *     Counters sit with the side that SENT the segment: s2c.lost_segment
+ *     is DESIGN's lost_in (server segments that never reached the
+ *     capture and came later), c2s.dup_acks the client's dup ACKs.
  * Frame numbers are 1-based, as the caller counts them (DESIGN section 6).
  *
  * Memory is bounded: at most max_flows connections (the rest are counted
@@ -25,10 +34,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "analyze/tcp_seq.h"
 #include "packet/dec.h"
 #include "util/err.h"
 
 #define FLOW_MAX_SYNS 8 /* SYN copies remembered per connection */
+#define FLOW_MAX_EVENTS 64 /* frames remembered per side and kind */
 
 enum flow_quality { FLOW_Q_NONE, FLOW_Q_MEASURED, FLOW_Q_AMBIGUOUS };
 enum flow_rst { FLOW_RST_NONE, FLOW_RST_CLIENT, FLOW_RST_SERVER };
@@ -39,6 +50,22 @@ struct flow_side {
 	int32_t mss;             /* offered in its SYN; -1 none */
 	int16_t wscale;          /* offered in its SYN; -1 none */
 	bool sack_perm;
+	/* sequence analysis of the segments this side sent */
+	uint64_t retrans;        /* retransmission, fast and spurious too */
+	uint64_t fast_retrans;
+	uint64_t spurious;
+	uint64_t dup_acks;
+	uint64_t zero_window;
+	uint64_t out_of_order;
+	uint64_t lost_segment;   /* "previous segment not captured" */
+	uint64_t keep_alive;
+	/* the first FLOW_MAX_EVENTS frames of each (the counts say how many) */
+	uint64_t retrans_frame[FLOW_MAX_EVENTS];
+	unsigned n_retrans_frame;
+	uint64_t zero_window_frame[FLOW_MAX_EVENTS];
+	unsigned n_zero_window_frame;
+	/* largest time from an original to its retransmission; NAN none */
+	double max_retrans_gap_ms;
 };
 
 struct flow {
@@ -75,6 +102,13 @@ struct flow_table {
 	size_t idx_cap;
 };
 
+/* What flow_table_packet() made of one frame. */
+struct flow_pkt {
+	bool c2s;                /* sent by the client */
+	uint32_t payload;        /* TCP payload bytes (tcp.len) */
+	struct tcp_seq_res seq;  /* tshark's tcp.analysis.* of the segment */
+};
+
 /* Empty table holding at most max_flows connections. */
 void flow_table_init(struct flow_table *t, size_t max_flows);
 void flow_table_release(struct flow_table *t);
@@ -84,9 +118,24 @@ void flow_table_release(struct flow_table *t);
  * capture time).  Frames that are not TCP over IP, or not decoded to the
  * TCP header, are ignored (returns NULL).  Returns the connection, or NULL
  * when the table is full (counted).  PE_NOMEM is reported through *err
- * being set non-zero (the frame is then not accounted).
+ * being set non-zero (the frame is then not accounted).  When info is not
+ * NULL and a connection is returned, *info says what the segment is.
  */
 struct flow *flow_table_packet(struct flow_table *t, const struct dec_pkt *p,
-			       uint64_t frame, uint64_t ts_ns, int *err);
+			       uint64_t frame, uint64_t ts_ns,
+			       struct flow_pkt *info, int *err);
+
+/*
+ * Is the connection over: a RST seen, or a FIN each way with both FINs
+ * acknowledged?  A streaming analyzer then reports it and removes it.
+ */
+bool flow_closed(const struct flow *f);
+
+/*
+ * Remove f from t and free it (f is invalid afterwards).  The others keep
+ * their insertion order; the index is rebuilt, O(number of flows).  A
+ * later segment of the same tuple starts a new (mid-stream) flow.
+ */
+void flow_table_remove(struct flow_table *t, struct flow *f);
 
 #endif

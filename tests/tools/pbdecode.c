@@ -24,6 +24,26 @@
  *     c2s_bytes s2c_bytes
  *
  * for tests/integration/0610-flows-vs-tshark.sh.
+ *
+ * pbdecode --tcp FILE feeds the frames to flow.c the same way and prints
+ * one tab-separated line per TCP frame with src/analyze/tcp_seq.c's
+ * verdict, the fields and their order being those of
+ *
+ *   tshark -r F -Y 'tcp && !icmp && !icmpv6' -T fields -E separator=/t
+ *     -e frame.number -e tcp.analysis.retransmission
+ *     -e tcp.analysis.fast_retransmission
+ *     -e tcp.analysis.spurious_retransmission -e tcp.analysis.out_of_order
+ *     -e tcp.analysis.lost_segment -e tcp.analysis.ack_lost_segment
+ *     -e tcp.analysis.duplicate_ack -e tcp.analysis.duplicate_ack_num
+ *     -e tcp.analysis.zero_window -e tcp.analysis.zero_window_probe
+ *     -e tcp.analysis.window_update -e tcp.analysis.window_full
+ *     -e tcp.analysis.keep_alive -e tcp.analysis.ack_rtt
+ *     -e tcp.analysis.acks_frame
+ *
+ * a flag printed as 1 when set and empty otherwise, ack_rtt in seconds
+ * (%.9f), for tests/integration/0630-tcp-analysis-vs-tshark.sh.  Frames of
+ * connections the table could not hold print the frame number only.
+ * Counts per side go to stderr: "tcp: c2s retrans=N ... overflow=N".
  */
 #include <inttypes.h>
 #include <pcap/pcap.h>
@@ -34,6 +54,14 @@
 
 #include "analyze/flow.h"
 #include "packet/dec.h"
+
+/*
+ * The Makefile links pbdecode with src/packet/ and flow.o only; flow.c
+ * now calls src/analyze/tcp_seq.c, so its code comes in here.
+ * TODO(Makefile): add $(B)/o/src/analyze/tcp_seq.o to pbdecode's objects
+ * and drop this include.
+ */
+#include "analyze/tcp_seq.c"
 
 #define PBDECODE_MAX_FLOWS 100000
 
@@ -131,14 +159,76 @@ static void print_flows(const struct flow_table *t)
 			" connections\n", t->overflow);
 }
 
+static void print_tcp(uint64_t no, const struct flow *f,
+		      const struct flow_pkt *in)
+{
+	if (!f) {
+		printf("%" PRIu64 "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\n", no);
+		return;
+	}
+	const struct tcp_seq_res *r = &in->seq;
+	const bool fl[] = { r->retrans, r->fast_retrans, r->spurious_retrans,
+			    r->out_of_order, r->lost_segment,
+			    r->ack_lost_segment, r->dup_ack };
+	const bool fl2[] = { r->zero_window, r->zero_window_probe,
+			     r->window_update, r->window_full, r->keep_alive };
+	printf("%" PRIu64, no);
+	for (size_t i = 0; i < sizeof(fl) / sizeof(fl[0]); i++)
+		printf("\t%s", fl[i] ? "1" : "");
+	if (r->dup_ack)
+		printf("\t%" PRIu32, r->dup_ack_num);
+	else
+		printf("\t");
+	for (size_t i = 0; i < sizeof(fl2) / sizeof(fl2[0]); i++)
+		printf("\t%s", fl2[i] ? "1" : "");
+	if (r->ack_rtt_ns)
+		printf("\t%" PRIu64 ".%09" PRIu64, r->ack_rtt_ns / 1000000000u,
+		       r->ack_rtt_ns % 1000000000u);
+	else
+		printf("\t");
+	if (r->acks_frame)
+		printf("\t%" PRIu64 "\n", r->acks_frame);
+	else
+		printf("\t\n");
+}
+
+static void tcp_counts(const struct flow_table *t)
+{
+	uint64_t v[2][9];
+	memset(v, 0, sizeof(v));
+	for (size_t i = 0; i < t->n; i++) {
+		const struct flow_side *sd[2] = { &t->v[i]->c2s,
+						  &t->v[i]->s2c };
+		for (int d = 0; d < 2; d++) {
+			v[d][0] += sd[d]->retrans;
+			v[d][1] += sd[d]->fast_retrans;
+			v[d][2] += sd[d]->spurious;
+			v[d][3] += sd[d]->dup_acks;
+			v[d][4] += sd[d]->zero_window;
+			v[d][5] += sd[d]->out_of_order;
+			v[d][6] += sd[d]->lost_segment;
+			v[d][7] += sd[d]->keep_alive;
+		}
+	}
+	for (int d = 0; d < 2; d++)
+		fprintf(stderr, "tcp: %s retrans=%" PRIu64 " fast=%" PRIu64
+			" spurious=%" PRIu64 " dup_acks=%" PRIu64
+			" zero_window=%" PRIu64 " out_of_order=%" PRIu64
+			" lost_segment=%" PRIu64 " keep_alive=%" PRIu64 "\n",
+			d ? "s2c" : "c2s", v[d][0], v[d][1], v[d][2], v[d][3],
+			v[d][4], v[d][5], v[d][6], v[d][7]);
+}
+
 int main(int argc, char **argv)
 {
 	char errbuf[PCAP_ERRBUF_SIZE];
 	int flows = argc == 3 && strcmp(argv[1], "--flows") == 0;
-	if (argc != 2 + flows) {
-		fprintf(stderr, "usage: pbdecode [--flows] FILE\n");
+	int tcp = argc == 3 && strcmp(argv[1], "--tcp") == 0;
+	if (argc != 2 + flows + tcp) {
+		fprintf(stderr, "usage: pbdecode [--flows|--tcp] FILE\n");
 		return 2;
 	}
+	flows |= tcp;
 	const char *file = argv[1 + flows];
 	pcap_t *pc = pcap_open_offline_with_tstamp_precision(
 		file, PCAP_TSTAMP_PRECISION_NANO, errbuf);
@@ -163,7 +253,12 @@ int main(int argc, char **argv)
 		/* tv_usec holds nanoseconds at PCAP_TSTAMP_PRECISION_NANO */
 		uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000000u +
 			      (uint64_t)h->ts.tv_usec;
-		flow_table_packet(&ft, &p, ++no, ts, &nomem);
+		struct flow_pkt info;
+		const struct flow *f = flow_table_packet(&ft, &p, ++no, ts,
+							 &info, &nomem);
+		if (tcp && !nomem && p.l4 == DEC_L_TCP &&
+		    (p.ip.ver == 4 || p.ip.ver == 6))
+			print_tcp(no, f, &info);
 		if (nomem) {
 			fprintf(stderr, "pbdecode: out of memory\n");
 			break;
@@ -176,7 +271,9 @@ int main(int argc, char **argv)
 		pcap_close(pc);
 		return 1;
 	}
-	if (flows)
+	if (tcp)
+		tcp_counts(&ft);
+	else if (flows)
 		print_flows(&ft);
 	flow_table_release(&ft);
 	pcap_close(pc);

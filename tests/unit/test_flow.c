@@ -74,7 +74,7 @@ static struct flow *feed(struct flow_table *t, const struct dec_pkt *p,
 			 uint64_t frame, uint64_t ts_ns)
 {
 	int err = 0;
-	struct flow *f = flow_table_packet(t, p, frame, ts_ns, &err);
+	struct flow *f = flow_table_packet(t, p, frame, ts_ns, NULL, &err);
 	assert_int_equal(err, 0);
 	return f;
 }
