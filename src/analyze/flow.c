@@ -419,6 +419,7 @@ struct flow *flow_table_packet(struct flow_table *t, const struct dec_pkt *p,
 		tcp_seq_packet(&e->seq, c2s ? 0 : 1, p, bytes, frame, ts_ns,
 			       &res);
 		side_seq(side, &res, frame);
+		side->unacked_overflow = e->seq.dir[c2s ? 0 : 1].overflow;
 	}
 	if (info) {
 		info->c2s = c2s;

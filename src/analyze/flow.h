@@ -66,6 +66,8 @@ struct flow_side {
 	unsigned n_zero_window_frame;
 	/* largest time from an original to its retransmission; NAN none */
 	double max_retrans_gap_ms;
+	/* segments the sequence analysis could not remember (tcp_seq.h) */
+	uint64_t unacked_overflow;
 };
 
 struct flow {

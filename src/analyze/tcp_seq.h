@@ -53,10 +53,14 @@
  * is treated as not seen yet, exactly as tshark treats it.
  *
  * Memory: each direction keeps at most TCP_SEQ_MAX_UNACKED unacked
- * segments (tshark: 10000), allocated on demand (8 first, doubling).  A
- * segment beyond is not remembered and counted in `overflow`: it can then
- * get no acks_frame / ack_rtt and is not found as the original of a
- * retransmission.  Every other piece of state is fixed size.
+ * segments (tshark: 10000), 24 bytes each, allocated on demand (8 first,
+ * doubling; 96 KB at most).  A loss 470 KB behind the front of a bulk
+ * transfer already holds ~330 segments unacked, hence not 256.  A segment
+ * beyond the cap is not remembered and counted in `overflow`: it then
+ * gets no acks_frame / ack_rtt and is not found as the original of a
+ * retransmission (tshark would, up to 10000): the one place where the
+ * results can differ from tshark's.  Every other piece of state is fixed
+ * size.
  */
 #ifndef PROBE_ANALYZE_TCP_SEQ_H
 #define PROBE_ANALYZE_TCP_SEQ_H
@@ -66,7 +70,7 @@
 
 #include "packet/dec.h"
 
-#define TCP_SEQ_MAX_UNACKED 256
+#define TCP_SEQ_MAX_UNACKED 4096
 
 /* One unacked segment (seq..nextseq, SYN and FIN counting one). */
 struct tcp_seq_seg {

@@ -43,7 +43,8 @@
  * a flag printed as 1 when set and empty otherwise, ack_rtt in seconds
  * (%.9f), for tests/integration/0630-tcp-analysis-vs-tshark.sh.  Frames of
  * connections the table could not hold print the frame number only.
- * Counts per side go to stderr: "tcp: c2s retrans=N ... overflow=N".
+ * Counts per side go to stderr: "tcp: c2s retrans=N ... overflow=N"
+ * (overflow: segments tcp_seq.c could not remember, TCP_SEQ_MAX_UNACKED).
  */
 #include <inttypes.h>
 #include <pcap/pcap.h>
@@ -194,7 +195,7 @@ static void print_tcp(uint64_t no, const struct flow *f,
 
 static void tcp_counts(const struct flow_table *t)
 {
-	uint64_t v[2][9];
+	uint64_t v[2][10];
 	memset(v, 0, sizeof(v));
 	for (size_t i = 0; i < t->n; i++) {
 		const struct flow_side *sd[2] = { &t->v[i]->c2s,
@@ -208,15 +209,17 @@ static void tcp_counts(const struct flow_table *t)
 			v[d][5] += sd[d]->out_of_order;
 			v[d][6] += sd[d]->lost_segment;
 			v[d][7] += sd[d]->keep_alive;
+			v[d][8] += sd[d]->unacked_overflow;
 		}
 	}
 	for (int d = 0; d < 2; d++)
 		fprintf(stderr, "tcp: %s retrans=%" PRIu64 " fast=%" PRIu64
 			" spurious=%" PRIu64 " dup_acks=%" PRIu64
 			" zero_window=%" PRIu64 " out_of_order=%" PRIu64
-			" lost_segment=%" PRIu64 " keep_alive=%" PRIu64 "\n",
+			" lost_segment=%" PRIu64 " keep_alive=%" PRIu64
+			" overflow=%" PRIu64 "\n",
 			d ? "s2c" : "c2s", v[d][0], v[d][1], v[d][2], v[d][3],
-			v[d][4], v[d][5], v[d][6], v[d][7]);
+			v[d][4], v[d][5], v[d][6], v[d][7], v[d][8]);
 }
 
 int main(int argc, char **argv)
