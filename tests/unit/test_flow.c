@@ -371,6 +371,154 @@ static void many_flows(void **state)
 	flow_table_release(&t);
 }
 
+static struct dec_pkt sq(struct dec_pkt p, uint32_t seq, uint32_t ack,
+			 uint16_t win)
+{
+	p.tcp.seq = seq;
+	p.tcp.ack = ack;
+	p.tcp.win = win;
+	return p;
+}
+
+/* Sequence analysis per side: counters, event frames, the info out param. */
+static void seq_counters(void **state)
+{
+	(void)state;
+	struct flow_table t;
+	flow_table_init(&t, 16);
+	struct flow_pkt in;
+	int err = 0;
+	struct dec_pkt p = sq(c2s(SYN, 0), 1000, 0, 64240);
+	struct flow *f = flow_table_packet(&t, &p, 1, 1000 * MS, &in, &err);
+	assert_true(in.c2s);
+	p = sq(s2c(SA, 0), 5000, 1001, 65160);
+	flow_table_packet(&t, &p, 2, 1010 * MS, &in, &err);
+	assert_false(in.c2s);
+	assert_int_equal(in.seq.acks_frame, 1);
+	p = sq(c2s(ACK, 0), 1001, 5001, 502);
+	feed(&t, &p, 3, 1011 * MS);
+	p = sq(s2c(ACK, 1000), 5001, 1001, 509);
+	flow_table_packet(&t, &p, 4, 1020 * MS, &in, &err);
+	assert_int_equal(in.payload, 1000);
+	/* RTO retransmission 300 ms later, then a zero window */
+	p = sq(s2c(ACK, 1000), 5001, 1001, 509);
+	flow_table_packet(&t, &p, 5, 1320 * MS, &in, &err);
+	assert_true(in.seq.retrans);
+	assert_int_equal(in.seq.retrans_of_frame, 4);
+	p = sq(c2s(ACK, 0), 1001, 6001, 0);
+	flow_table_packet(&t, &p, 6, 1321 * MS, &in, &err);
+	assert_true(in.seq.zero_window);
+	assert_int_equal(in.seq.acks_frame, 4);
+	p = sq(c2s(ACK, 0), 1001, 6001, 0);
+	feed(&t, &p, 7, 1322 * MS);
+	assert_int_equal(err, 0);
+	assert_int_equal(f->s2c.retrans, 1);
+	assert_int_equal(f->s2c.n_retrans_frame, 1);
+	assert_int_equal(f->s2c.retrans_frame[0], 5);
+	assert_true(fabs(f->s2c.max_retrans_gap_ms - 300.0) < 1e-9);
+	assert_int_equal(f->c2s.retrans, 0);
+	assert_true(isnan(f->c2s.max_retrans_gap_ms));
+	assert_int_equal(f->c2s.zero_window, 2);
+	assert_int_equal(f->c2s.n_zero_window_frame, 2);
+	assert_int_equal(f->c2s.zero_window_frame[1], 7);
+	assert_int_equal(f->c2s.dup_acks, 0);
+	assert_int_equal(f->s2c.lost_segment, 0);
+	/* a segment after a hole the capture missed: lost_in */
+	p = sq(s2c(ACK, 1000), 8001, 1001, 509);
+	feed(&t, &p, 8, 1330 * MS);
+	assert_int_equal(f->s2c.lost_segment, 1);
+	flow_table_release(&t);
+}
+
+/* More retransmissions than FLOW_MAX_EVENTS: frames capped, counts not. */
+static void seq_event_cap(void **state)
+{
+	(void)state;
+	struct flow_table t;
+	flow_table_init(&t, 4);
+	struct dec_pkt p = sq(s2c(ACK, 100), 5001, 1001, 509);
+	struct flow *f = feed(&t, &p, 1, 1000 * MS);
+	for (unsigned i = 0; i < FLOW_MAX_EVENTS + 6; i++)
+		feed(&t, &p, 2 + i, (1300 + 300 * (uint64_t)i) * MS);
+	assert_int_equal(f->c2s.retrans, FLOW_MAX_EVENTS + 6);
+	assert_int_equal(f->c2s.n_retrans_frame, FLOW_MAX_EVENTS);
+	assert_int_equal(f->c2s.retrans_frame[FLOW_MAX_EVENTS - 1],
+			 FLOW_MAX_EVENTS + 1);
+	flow_table_release(&t);
+}
+
+/* flow_closed: RST, or FINs both ways with both acked. */
+static void closed(void **state)
+{
+	(void)state;
+	struct flow_table t;
+	flow_table_init(&t, 16);
+	struct dec_pkt p = sq(c2s(SYN, 0), 1000, 0, 1);
+	struct flow *f = feed(&t, &p, 1, 0);
+	p = sq(s2c(SA, 0), 5000, 1001, 1);
+	feed(&t, &p, 2, 1);
+	p = sq(c2s(DEC_TH_FIN | ACK, 10), 1001, 5001, 1);
+	feed(&t, &p, 3, 2);
+	assert_false(flow_closed(f));
+	p = sq(s2c(DEC_TH_FIN | ACK, 0), 5001, 1012, 1);
+	feed(&t, &p, 4, 3); /* acks 1001 + 10 + FIN: the client's FIN acked */
+	assert_false(flow_closed(f));
+	p = sq(c2s(ACK, 0), 1012, 5001, 1);
+	feed(&t, &p, 5, 4); /* not yet the server's FIN */
+	assert_false(flow_closed(f));
+	p = sq(c2s(ACK, 0), 1012, 5002, 1);
+	feed(&t, &p, 6, 5);
+	assert_true(flow_closed(f));
+
+	p = pkt(C, 40001, S, 80, SYN, 0);
+	struct flow *g = feed(&t, &p, 7, 6);
+	assert_false(flow_closed(g));
+	p = pkt(S, 80, C, 40001, DEC_TH_RST | ACK, 0);
+	feed(&t, &p, 8, 7);
+	assert_true(flow_closed(g));
+	flow_table_release(&t);
+}
+
+/* flow_table_remove: order kept, the index still finds every flow. */
+static void remove_flows(void **state)
+{
+	(void)state;
+	enum { N = 300 };
+	struct flow_table t;
+	flow_table_init(&t, N);
+	struct flow *v[N];
+	for (unsigned i = 0; i < N; i++) {
+		struct dec_pkt p = pkt(C, (uint16_t)(1000 + i), S, 80, SYN, 0);
+		v[i] = feed(&t, &p, i + 1u, i);
+	}
+	/* remove every third, the first and the last */
+	for (unsigned i = 0; i < N; i += 3)
+		flow_table_remove(&t, v[i]);
+	flow_table_remove(&t, v[N - 1]);
+	size_t k = 0;
+	for (unsigned i = 0; i < N; i++) {
+		if (i % 3 == 0 || i == N - 1)
+			continue;
+		assert_ptr_equal(t.v[k], v[i]);
+		k++;
+		struct dec_pkt p = pkt(S, 80, C, (uint16_t)(1000 + i), SA, 0);
+		assert_ptr_equal(feed(&t, &p, N + i, N + i), v[i]);
+	}
+	assert_int_equal(t.n, k);
+	/* a removed tuple starts a new, mid-stream flow at the end */
+	struct dec_pkt p = pkt(C, 1000, S, 80, ACK, 5);
+	struct flow *n = feed(&t, &p, 2 * N, 2 * N);
+	assert_true(n->mid_stream);
+	assert_ptr_equal(t.v[t.n - 1], n);
+	/* removing all empties the table; it fills again */
+	while (t.n)
+		flow_table_remove(&t, t.v[t.n / 2]);
+	p = pkt(C, 1001, S, 80, SYN, 0);
+	assert_non_null(feed(&t, &p, 3 * N, 3 * N));
+	assert_int_equal(t.n, 1);
+	flow_table_release(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -382,6 +530,10 @@ int main(void)
 		cmocka_unit_test(port_reuse),
 		cmocka_unit_test(overflow),
 		cmocka_unit_test(many_flows),
+		cmocka_unit_test(seq_counters),
+		cmocka_unit_test(seq_event_cap),
+		cmocka_unit_test(closed),
+		cmocka_unit_test(remove_flows),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
