@@ -410,17 +410,14 @@ struct flow *flow_table_packet(struct flow_table *t, const struct dec_pkt *p,
 	}
 	struct flow_ent *e = (struct flow_ent *)f;
 	track_fins(e, p, bytes, c2s);
+	/*
+	 * l4 is TCP once the fixed header decoded; bad or cut options do
+	 * not stop the analysis (tshark's runs before it reads options).
+	 */
 	struct tcp_seq_res res;
-	if (p->st != DEC_OK && p->st_layer == DEC_L_TCP) {
-		/* no whole TCP header: tshark does not analyze it either */
-		memset(&res, 0, sizeof(res));
-		res.ack_rtt_ms = res.retrans_gap_ms = NAN;
-	} else {
-		tcp_seq_packet(&e->seq, c2s ? 0 : 1, p, bytes, frame, ts_ns,
-			       &res);
-		side_seq(side, &res, frame);
-		side->unacked_overflow = e->seq.dir[c2s ? 0 : 1].overflow;
-	}
+	tcp_seq_packet(&e->seq, c2s ? 0 : 1, p, bytes, frame, ts_ns, &res);
+	side_seq(side, &res, frame);
+	side->unacked_overflow = e->seq.dir[c2s ? 0 : 1].overflow;
 	if (info) {
 		info->c2s = c2s;
 		info->payload = bytes;

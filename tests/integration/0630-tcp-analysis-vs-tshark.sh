@@ -173,6 +173,7 @@ declare -A WANT=(
 	[tcp_lost_segment]=lost_segment,ack_lost_segment
 	[tcp_spurious]=spurious_retransmission
 	[tcp_wrap]=retransmission,out_of_order
+	[tcp_bad_option]=retransmission
 )
 for f in "$PCAPS"/tcp_*.pcap; do
 	n=${f##*/}

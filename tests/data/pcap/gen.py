@@ -298,7 +298,26 @@ def wrap():
     return cap
 
 
+def bad_option():
+    """A SYN whose options are malformed (an option of length 0) and a
+    data segment with one running past the header: the fixed header is
+    fine, so the segments are analyzed all the same (the SYN/ACK acks the
+    SYN; the bad segment is a retransmission)."""
+    cap = Cap()
+    cap.tcp(0, True, 1000, 0, SYN, 64240, opts=b"\x02\x04\x05\xb4\x03\x00")
+    cap.tcp(10000, False, 5000, 1001, SYN | ACK, 65160, opts=mss_ws(None))
+    cap.tcp(10050, True, 1001, 5001, ACK, 502)
+    cap.tcp(10100, True, 1001, 5001, PSH | ACK, 502, payload(100, 3))
+    cap.tcp(20000, False, 5001, 1101, ACK, 509)
+    cap.tcp(20100, False, 5001, 1101, PSH | ACK, 509, payload(500, 4))
+    cap.tcp(320100, False, 5001, 1101, PSH | ACK, 509, payload(500, 4),
+            opts=b"\x08\x0c\x00\x00")
+    cap.tcp(330000, True, 1101, 5501, ACK, 502)
+    return cap
+
+
 CASES = {
+    "tcp_bad_option.pcap": bad_option,
     "tcp_retrans.pcap": retrans,
     "tcp_fast_retrans.pcap": fast_retrans,
     "tcp_dup_ack.pcap": dup_ack,
