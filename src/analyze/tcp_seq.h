@@ -10,7 +10,10 @@
  * window, flags):
  *
  *   zero_window_probe  len == 1, seq == nextseq, the peer's window 0
- *                      (then the window and keep-alive rules are skipped)
+ *                      (then the window and keep-alive rules are skipped;
+ *                      as in 4.0 its byte moves nextseq but not the
+ *                      contiguous edge, so the ACK of a probe is "ACKed
+ *                      unseen segment", as tshark 4.0 says)
  *   zero_window        window == 0 and none of SYN/FIN/RST
  *   lost_segment       seq beyond nextseq ("previous segment not
  *                      captured"), not on a RST
@@ -30,6 +33,8 @@
  *   keep-alive (seq_not_advanced: seq before nextseq, except a >1 byte
  *   segment starting at nextseq - 1):
  *   spurious_retrans   its end is at or before the peer's last ack
+ *                      (tried first: an acked segment is spurious even
+ *                      within the out-of-order threshold)
  *   fast_retrans       seq_not_advanced, the peer sent >= 2 dup ACKs for
  *                      exactly seq, the last under 20 ms ago
  *   out_of_order       seq_not_advanced, under ooo_thres since nextseq
