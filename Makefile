@@ -207,9 +207,18 @@ $(B)/tools/pbdecode: $(B)/o/tests/tools/pbdecode.o $(PACKET_O) \
 	$(call say,LINK,$@)
 	$(Q)$(CC) -o $@ $^ $(PKG_LIBS)
 
+# Converts a capture into pcapng through src/capture/cap_pcapw.c, with
+# comments and a key log DSB (tests/integration/0640-pcapng-vs-tshark.sh).
+$(B)/tools/pbpcapng: $(B)/o/tests/tools/pbpcapng.o \
+		$(B)/o/src/capture/cap_file.o $(B)/o/src/capture/cap_pcapw.o \
+		$(B)/o/src/util/err.o
+	@mkdir -p $(@D)
+	$(call say,LINK,$@)
+	$(Q)$(CC) -o $@ $^ $(PKG_LIBS)
+
 test-bins: probe $(B)/asan/probe $(UNIT_BIN) $(UNIT_ASAN) $(REPLAY_BIN) \
 	$(REPLAY_ASAN) $(B)/tools/pbfwd $(B)/tools/pbserver \
-	$(B)/tools/pbdecode
+	$(B)/tools/pbdecode $(B)/tools/pbpcapng
 
 # Both halves in one runner, so the last line is the summary of everything.
 check: test-bins
