@@ -207,9 +207,19 @@ $(B)/tools/pbdecode: $(B)/o/tests/tools/pbdecode.o $(PACKET_O) \
 	$(call say,LINK,$@)
 	$(Q)$(CC) -o $@ $^ $(PKG_LIBS)
 
+# Decrypts a capture's TLS records with src/packet/ and a key log, one line
+# per record (tests/integration/0650-tls-decrypt-vs-tshark.sh).  Both tools
+# link all of src/packet/, whose dec_tls_crypt.o reports through errbuf_set.
+$(B)/tools/pbdecode: $(B)/o/src/util/err.o
+$(B)/tools/pbtlsdec: $(B)/o/tests/tools/pbtlsdec.o $(PACKET_O) \
+		$(B)/o/src/util/err.o
+	@mkdir -p $(@D)
+	$(call say,LINK,$@)
+	$(Q)$(CC) -o $@ $^ $(PKG_LIBS)
+
 test-bins: probe $(B)/asan/probe $(UNIT_BIN) $(UNIT_ASAN) $(REPLAY_BIN) \
 	$(REPLAY_ASAN) $(B)/tools/pbfwd $(B)/tools/pbserver \
-	$(B)/tools/pbdecode
+	$(B)/tools/pbdecode $(B)/tools/pbtlsdec
 
 # Both halves in one runner, so the last line is the summary of everything.
 check: test-bins
