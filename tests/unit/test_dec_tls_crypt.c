@@ -12,9 +12,13 @@
  *   and close_notify records; the four traffic secrets and the traffic
  *   keys and IVs derived from them.
  * Also: tampering, a key log with junk, missing secrets, unsupported
- * suites.  TLS 1.2 suites are checked against tshark on real traffic
- * (tests/integration/0650-tls-decrypt-vs-tshark.sh): no published trace
- * gives a TLS 1.2 AEAD record with its master secret.
+ * suites.  No published trace gives a TLS 1.2 AEAD record with its master
+ * secret, so the TLS 1.2 vectors were captured once on loopback (OpenSSL
+ * 3.0 `openssl s_server -www -tls1_2` with a throwaway self-signed RSA
+ * key, curl with SSLKEYLOGFILE; records split out of `tshark -e
+ * tcp.payload`); tshark decrypts the same capture to the same plaintext.
+ * More suites against tshark: tests/integration/0650-tls-decrypt-vs-
+ * tshark.sh.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -147,6 +151,51 @@ static const char c_alert_rec[] =
 #define S_AP "a11af9f05531f856ad47116b45a950328204b4f44bfb6b3a4b4f1f3fcb631643"
 #define C_AP "9e40646ce79a7f9dc05af8889bce6552875afa0b06df0087f792ebb7c17504a5"
 #define CR "cb34ecb1e78163ba1c38c6dacb196a6dffa21a8d9912ec18a2ef6283024dece7"
+
+/* ---- TLS 1.2: openssl s_server -www -tls1_2 / curl, captured once ------- */
+/* ECDHE-RSA-AES128-GCM-SHA256 (0xc02f), then ECDHE-RSA-CHACHA20-POLY1305
+ * (0xcca8): the hello randoms, the key log's master secret, the client's
+ * Finished, request and close_notify and the server's Finished records. */
+static const char t12_gcm_cr[] =
+	"2e9ec2125aeb4e1762af49a8eadf3bb928b926d0d474454886a55fd9f9732605";
+static const char t12_gcm_sr[] =
+	"bf79484046e266c918de87177d93706bdaffd475194bbd62aeb9bde43a351683";
+static const char t12_gcm_ms[] =
+	"a6e96e744c92ae69cc153af1bcb53f37669b2069a0b3fff05a7ebf84228e1f0b"
+	"ebc0c50d132a003eb6fa20de8657f1f7";
+static const char t12_gcm_c_fin[] =
+	"1603030028f26a17324fd0e7b08ab3aee4528194cfe1c6ad96120122aa3caf1d"
+	"d6938d040138fc6060380ff312";
+static const char t12_gcm_c_req[] =
+	"1703030067f26a17324fd0e7b112dfbaedeca041feb0a60a505b1caef15c429a"
+	"1132c8bfd791c46d26820e29f516399af0c9fc00aa3a442bccb6e6d4cd2fe362"
+	"ec5799c3f12a454ede2cab3a77670a0e22fc2ddd67e081f4bd1b4f10821f8804"
+	"9e61ef9f65bf6c8f36fdc590";
+static const char t12_gcm_c_alert[] =
+	"150303001af26a17324fd0e7b297f8bb42d47a0140a18f46b6b477ac8069b4";
+static const char t12_gcm_s_fin[] =
+	"160303002860c5f479e752adbaa189dd753eb563dd669d10e1496bfc5221ac44"
+	"5b07bac287877e2cc2c4567555";
+static const char t12_chacha_cr[] =
+	"77d37158605b16ade9068998bb43149b66034e70b2f03fa10093876d9464ff04";
+static const char t12_chacha_sr[] =
+	"aae05709dac1385cb8805577ede870d7e213de4d3d22df7ad137400904e64068";
+static const char t12_chacha_ms[] =
+	"3955ed1da49b8043c5ff5e70964d37637944ee8502201a901e4b19900de4cda2"
+	"f276f0d26b7b2d0f3c307e8c156d50bf";
+static const char t12_chacha_c_fin[] =
+	"160303002026a28a825bfff5f8abc5d86aa136f9bb73623784382cf7cf79b50e"
+	"110c485191";
+static const char t12_chacha_c_req[] =
+	"170303005f34e1eeff0397cdc7592ad0b856c3ffbaf75a955a9aef7d47b1df52"
+	"51e9f2e21dfd3c6e29d46b0d09f21d398d10b694f97e193504a91a65139eb6e6"
+	"a69bb631a2d1bd258f86970b6f42dcb733b643b17e064f8a9fc47c23d7a01c18"
+	"45e0bbd8";
+static const char t12_chacha_c_alert[] =
+	"1503030012017a064ba69383770778416a534a4756f610";
+static const char t12_chacha_s_fin[] =
+	"1603030020445563dbbf57097ee59874e100f6471b4fa30b7dea43451fcd245e"
+	"4bae4281a7";
 
 /* Whitespace-separated hex into out; returns the byte count. */
 static size_t unhex(const char *s, uint8_t *out, size_t cap)
@@ -428,6 +477,68 @@ static void test_tampered(void **state)
 	dec_tls_keylog_free(kl);
 }
 
+static void t12_case(uint16_t cipher, const char *cr_hex, const char *sr_hex,
+		     const char *ms_hex, const char *c_fin, const char *c_req,
+		     const char *c_alert, const char *s_fin)
+{
+	char text[256];
+	snprintf(text, sizeof(text), "CLIENT_RANDOM %s %s\n", cr_hex, ms_hex);
+	struct errbuf err = { "" };
+	struct dec_tls_keylog *kl =
+		dec_tls_keylog_parse(text, strlen(text), &err);
+	assert_non_null(kl);
+	uint8_t cr[32], sr[32], pt[1024];
+	unhex(cr_hex, cr, 32);
+	unhex(sr_hex, sr, 32);
+	enum dec_tls_why why = DEC_TLS_WHY_ERROR;
+	struct dec_tls_decrypt *d = dec_tls_decrypt_new(
+		kl, cr, sr, 0x0303, cipher, false, &why, &err);
+	assert_non_null(d);
+	assert_int_equal(why, DEC_TLS_WHY_OK);
+	size_t n = open_rec(d, c_fin, DEC_TLS_HANDSHAKE, pt, sizeof(pt));
+	assert_int_equal(n, 16);
+	assert_int_equal(pt[0], 20); /* Finished, 12 bytes of verify_data */
+	assert_int_equal(pt[3], 12);
+	n = open_rec(d, c_req, DEC_TLS_APPDATA, pt, sizeof(pt));
+	assert_true(n > 16);
+	assert_memory_equal(pt, "GET / HTTP/1.1\r\n", 16);
+	n = open_rec(d, c_alert, DEC_TLS_ALERT, pt, sizeof(pt));
+	assert_int_equal(n, 2);
+	assert_int_equal(pt[1], 0); /* close_notify */
+	dec_tls_decrypt_free(d);
+	/* the server direction; the client's keys do not open it */
+	d = dec_tls_decrypt_new(kl, cr, sr, 0x0303, cipher, true, NULL, NULL);
+	n = open_rec(d, s_fin, DEC_TLS_HANDSHAKE, pt, sizeof(pt));
+	assert_int_equal(n, 16);
+	assert_int_equal(pt[0], 20);
+	dec_tls_decrypt_free(d);
+	d = dec_tls_decrypt_new(kl, cr, sr, 0x0303, cipher, false, NULL, NULL);
+	uint8_t rec[256], inner = 0;
+	size_t rn = unhex(s_fin, rec, sizeof(rec));
+	size_t pt_len = sizeof(pt);
+	assert_int_equal(dec_tls_decrypt_record(d, rec, rn, &inner, pt,
+						&pt_len), 0);
+	dec_tls_decrypt_free(d);
+	/* swapped randoms: another key block */
+	d = dec_tls_decrypt_new(kl, cr, cr, 0x0303, cipher, false, NULL, NULL);
+	rn = unhex(c_fin, rec, sizeof(rec));
+	pt_len = sizeof(pt);
+	assert_int_equal(dec_tls_decrypt_record(d, rec, rn, &inner, pt,
+						&pt_len), 0);
+	dec_tls_decrypt_free(d);
+	dec_tls_keylog_free(kl);
+}
+
+static void test_tls12(void **state)
+{
+	(void)state;
+	t12_case(0xc02f, t12_gcm_cr, t12_gcm_sr, t12_gcm_ms, t12_gcm_c_fin,
+		 t12_gcm_c_req, t12_gcm_c_alert, t12_gcm_s_fin);
+	t12_case(0xcca8, t12_chacha_cr, t12_chacha_sr, t12_chacha_ms,
+		 t12_chacha_c_fin, t12_chacha_c_req, t12_chacha_c_alert,
+		 t12_chacha_s_fin);
+}
+
 /* ---- the record stream, whole records, into the decryptor ---------------- */
 
 struct sink {
@@ -561,6 +672,7 @@ int main(void)
 		cmocka_unit_test(test_server_direction),
 		cmocka_unit_test(test_client_direction),
 		cmocka_unit_test(test_tampered),
+		cmocka_unit_test(test_tls12),
 		cmocka_unit_test(test_stream_whole),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
