@@ -93,7 +93,10 @@ struct dec_tls_decrypt;
  * version: the selected one (struct dec_tls_server_hello.version), 0x0304
  * or 0x0303; cipher: the ServerHello's; from_server: which direction.
  * NULL when the log lacks the secrets or the suite is unsupported: *why
- * (when non-NULL) and err say which.
+ * (when non-NULL) and err say which.  TLS 1.3 needs both of the
+ * direction's secrets (*_HANDSHAKE_TRAFFIC_SECRET and *_TRAFFIC_SECRET_0,
+ * of the suite's hash length); TLS 1.2 needs CLIENT_RANDOM and
+ * server_random (TLS 1.3 ignores server_random, which may be NULL).
  */
 struct dec_tls_decrypt *dec_tls_decrypt_new(const struct dec_tls_keylog *kl,
 					    const uint8_t client_random[32],
