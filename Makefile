@@ -201,8 +201,10 @@ $(B)/tools/pbserver: tests/tools/pbserver.c | $(DEPS_STAMP)
 # (tests/integration/0600-decode-vs-tshark.sh), or with --flows the
 # connections src/analyze/flow.c makes of it (0610-flows-vs-tshark.sh).
 PACKET_O := $(patsubst %.c,$(B)/o/%.o,$(filter src/packet/%,$(LIB_SRC)))
+# (all of src/packet/ reports through errbuf_set: err.o)
 $(B)/tools/pbdecode: $(B)/o/tests/tools/pbdecode.o $(PACKET_O) \
-		$(B)/o/src/analyze/flow.o
+		$(B)/o/src/analyze/flow.o $(B)/o/src/analyze/tcp_seq.o \
+		$(B)/o/src/util/err.o
 	@mkdir -p $(@D)
 	$(call say,LINK,$@)
 	$(Q)$(CC) -o $@ $^ $(PKG_LIBS)
@@ -216,9 +218,17 @@ $(B)/tools/pbpcapng: $(B)/o/tests/tools/pbpcapng.o \
 	$(call say,LINK,$@)
 	$(Q)$(CC) -o $@ $^ $(PKG_LIBS)
 
+# Decrypts a capture's TLS records with src/packet/ and a key log, one line
+# per record (tests/integration/0650-tls-decrypt-vs-tshark.sh).
+$(B)/tools/pbtlsdec: $(B)/o/tests/tools/pbtlsdec.o $(PACKET_O) \
+		$(B)/o/src/util/err.o
+	@mkdir -p $(@D)
+	$(call say,LINK,$@)
+	$(Q)$(CC) -o $@ $^ $(PKG_LIBS)
+
 test-bins: probe $(B)/asan/probe $(UNIT_BIN) $(UNIT_ASAN) $(REPLAY_BIN) \
 	$(REPLAY_ASAN) $(B)/tools/pbfwd $(B)/tools/pbserver \
-	$(B)/tools/pbdecode $(B)/tools/pbpcapng
+	$(B)/tools/pbdecode $(B)/tools/pbpcapng $(B)/tools/pbtlsdec
 
 # Both halves in one runner, so the last line is the summary of everything.
 check: test-bins

@@ -173,7 +173,9 @@ static void client_hello(struct cur *c, struct dec_tls_client_hello *ch,
 			 bool *tls13)
 {
 	ch->legacy_version = cur_be16(c);
-	cur_skip(c, 32);
+	const uint8_t *rnd = cur_bytes(c, 32);
+	if (rnd)
+		memcpy(ch->random, rnd, 32);
 	ch->session_id_len = cur_u8(c);
 	if (c->st == DEC_OK && ch->session_id_len > 32) {
 		cur_invalid(c);
@@ -190,6 +192,8 @@ static void server_hello(struct cur *c, struct dec_tls_server_hello *sh,
 {
 	sh->legacy_version = cur_be16(c);
 	const uint8_t *rnd = cur_bytes(c, 32);
+	if (rnd)
+		memcpy(sh->random, rnd, 32);
 	sh->is_hrr = rnd && memcmp(rnd, hrr_random, 32) == 0;
 	if (sh->is_hrr)
 		*tls13 = true;
@@ -308,9 +312,16 @@ static void deliver(struct dec_tls_stream *s, uint64_t frame, uint64_t ts,
 	default:
 		break;
 	}
+	if (s->whole_ok) {
+		r->whole = s->whole_buf;
+		r->whole_len = DEC_TLS_HDR + (size_t)r->length;
+	}
 	s->records++;
 	if (cb)
 		cb(r, ctx);
+	r->whole = NULL;
+	r->whole_len = 0;
+	s->whole_ok = false;
 	if (r->type == DEC_TLS_CCS)
 		s->after_ccs = true;
 	s->hdr_have = 0;
@@ -375,6 +386,10 @@ static void header_done(struct dec_tls_stream *s)
 	}
 	s->body_len = r->length;
 	s->body_have = 0;
+	s->whole_ok = s->whole_buf &&
+		      s->whole_cap >= DEC_TLS_HDR + (size_t)r->length;
+	if (s->whole_ok)
+		memcpy(s->whole_buf, s->hdr, DEC_TLS_HDR);
 }
 
 void dec_tls_stream_feed(struct dec_tls_stream *s, const uint8_t *data,
@@ -415,14 +430,25 @@ void dec_tls_stream_feed(struct dec_tls_stream *s, const uint8_t *data,
 			size_t room = DEC_TLS_KEEP - s->body_have;
 			memcpy(s->body + s->body_have, b, n < room ? n : room);
 		}
+		if (s->whole_ok)
+			memcpy(s->whole_buf + DEC_TLS_HDR + s->body_have, b, n);
 		s->body_have += (uint32_t)n;
 		if (s->body_have == s->body_len)
 			deliver(s, frame, ts_ns, on_record, ctx);
 	}
 }
 
+void dec_tls_stream_keep_records(struct dec_tls_stream *s, uint8_t *buf,
+				 size_t cap)
+{
+	s->whole_buf = buf;
+	s->whole_cap = buf ? cap : 0;
+	s->whole_ok = false;
+}
+
 void dec_tls_stream_gap(struct dec_tls_stream *s)
 {
+	s->whole_ok = false;
 	if (s->hdr_have > 0 && !s->hunting)
 		s->truncated++;
 	s->hdr_have = 0;
@@ -433,6 +459,7 @@ void dec_tls_stream_gap(struct dec_tls_stream *s)
 
 void dec_tls_stream_end(struct dec_tls_stream *s)
 {
+	s->whole_ok = false;
 	if (s->hdr_have > 0 && !s->hunting)
 		s->truncated++;
 	s->hdr_have = 0;

@@ -54,6 +54,7 @@ enum { DEC_TLS_CCS = 20, DEC_TLS_ALERT = 21, DEC_TLS_HANDSHAKE = 22,
 
 struct dec_tls_client_hello {
 	uint16_t legacy_version;
+	uint8_t random[32]; /* keys a key log (dec_tls_crypt.h) */
 	uint8_t session_id_len;
 	/* host_name of server_name (RFC 6066), "\DDD" for odd bytes */
 	char sni[DEC_TLS_NAME_MAX + 1];
@@ -67,6 +68,7 @@ struct dec_tls_server_hello {
 	uint16_t legacy_version;
 	uint16_t version;   /* supported_versions' selection, else legacy */
 	uint16_t cipher;
+	uint8_t random[32];
 	uint8_t session_id_len;
 	bool is_hrr;        /* random = the RFC 8446 4.1.3 HRR value */
 };
@@ -90,6 +92,13 @@ struct dec_tls_record {
 	/* plaintext alerts */
 	bool has_alert;
 	uint8_t alert_level, alert_desc;
+	/*
+	 * With dec_tls_stream_keep_records(): the whole record, header and
+	 * body, borrowed until the callback returns (for dec_tls_crypt.h).
+	 * NULL when no buffer was given or the record did not fit in it.
+	 */
+	const uint8_t *whole;
+	size_t whole_len;
 };
 
 struct dec_tls_stream {
@@ -110,12 +119,25 @@ struct dec_tls_stream {
 	uint64_t hdr_frame[DEC_TLS_HDR], hdr_ts[DEC_TLS_HDR];
 	uint32_t body_len, body_have;
 	uint8_t body[DEC_TLS_KEEP];
+	uint8_t *whole_buf; /* dec_tls_stream_keep_records(), caller-owned */
+	size_t whole_cap;
+	bool whole_ok;      /* the current record is being kept whole */
 	struct dec_tls_record rec;
 };
 
 typedef void dec_tls_on_record(const struct dec_tls_record *r, void *ctx);
 
 void dec_tls_stream_init(struct dec_tls_stream *s);
+
+/*
+ * Optional: keep every record whole in buf (caller-owned, cap >=
+ * DEC_TLS_HDR + DEC_TLS_MAX_LEN to fit any valid record) so on_record()
+ * sees r->whole.  Records are only delivered complete: a record cut by a
+ * gap is dropped (counted in `truncated`), as without a buffer.  Call
+ * after dec_tls_stream_init(); buf must outlive the stream's feeds.
+ */
+void dec_tls_stream_keep_records(struct dec_tls_stream *s, uint8_t *buf,
+				 size_t cap);
 
 /* In-order bytes of this direction from the segment of frame/ts_ns. */
 void dec_tls_stream_feed(struct dec_tls_stream *s, const uint8_t *data,
