@@ -28,6 +28,20 @@ static bool is_loopback(const struct dec_addr *a)
 	return memcmp(a->a, v6lo, 16) == 0;
 }
 
+/* The address bytes of an AF_INET/AF_INET6 sockaddr (NULL otherwise). */
+static const void *addr_of(const struct sockaddr *sa, size_t *len)
+{
+	if (sa->sa_family == AF_INET) {
+		*len = 4;
+		return &((const struct sockaddr_in *)sa)->sin_addr;
+	}
+	if (sa->sa_family == AF_INET6) {
+		*len = 16;
+		return &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	}
+	return NULL;
+}
+
 static void set_name(char name[IFNAMSIZ], const char *s)
 {
 	snprintf(name, IFNAMSIZ, "%s", s);
@@ -40,7 +54,8 @@ static int loopback_name(char name[IFNAMSIZ], struct errbuf *err)
 	int ret = PE_NOTFOUND;
 
 	if (getifaddrs(&ifa) < 0)
-		return errbuf_set(err, PE_IO, "getifaddrs: %s", strerror(errno));
+		return errbuf_set(err, PE_IO, "getifaddrs: %s",
+				  strerror(errno));
 	for (i = ifa; i; i = i->ifa_next)
 		if (i->ifa_name && (i->ifa_flags & IFF_LOOPBACK)) {
 			set_name(name, i->ifa_name);
@@ -93,26 +108,23 @@ int cap_iface_for(const struct dec_addr *dst, char name[IFNAMSIZ],
 		goto out;
 	}
 	if (getsockname(fd, (struct sockaddr *)&local, &ll) < 0) {
-		ret = errbuf_set(err, PE_IO, "getsockname: %s", strerror(errno));
+		ret = errbuf_set(err, PE_IO, "getsockname: %s",
+				 strerror(errno));
 		goto out;
 	}
 	if (getifaddrs(&ifa) < 0) {
-		ret = errbuf_set(err, PE_IO, "getifaddrs: %s", strerror(errno));
+		ret = errbuf_set(err, PE_IO, "getifaddrs: %s",
+				 strerror(errno));
 		goto out;
 	}
+	size_t alen;
+	const void *laddr = addr_of((struct sockaddr *)&local, &alen);
 	ret = PE_NOTFOUND;
-	for (i = ifa; i; i = i->ifa_next) {
-		const struct sockaddr *a = i->ifa_addr;
-		bool same = false;
-		if (!a || !i->ifa_name || a->sa_family != local.ss_family)
-			continue;
-		if (a->sa_family == AF_INET)
-			same = !memcmp(&((const struct sockaddr_in *)a)->sin_addr,
-				&((struct sockaddr_in *)&local)->sin_addr, 4);
-		else if (a->sa_family == AF_INET6)
-			same = !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-				&((struct sockaddr_in6 *)&local)->sin6_addr, 16);
-		if (same) {
+	for (i = ifa; i && laddr; i = i->ifa_next) {
+		size_t n;
+		const void *a = i->ifa_addr ? addr_of(i->ifa_addr, &n) : NULL;
+		if (i->ifa_name && a && i->ifa_addr->sa_family ==
+		    local.ss_family && !memcmp(a, laddr, alen)) {
 			set_name(name, i->ifa_name);
 			ret = 0;
 			break;
@@ -120,11 +132,8 @@ int cap_iface_for(const struct dec_addr *dst, char name[IFNAMSIZ],
 	}
 	if (ret) {
 		struct dec_addr la = { .family = dst->family };
-		if (dst->family == 4)
-			memcpy(la.a, &((struct sockaddr_in *)&local)->sin_addr, 4);
-		else
-			memcpy(la.a,
-			       &((struct sockaddr_in6 *)&local)->sin6_addr, 16);
+		if (laddr)
+			memcpy(la.a, laddr, alen);
 		if (is_loopback(&la))
 			ret = loopback_name(name, err);
 		else

@@ -204,8 +204,8 @@ static int choose_ifaces(struct capture *c, const struct capture_opts *o,
 			 struct errbuf *err)
 {
 	static const struct dec_addr defaults[] = {
-		{ 4, { 192, 0, 2, 1 } },                           /* TEST-NET-1 */
-		{ 6, { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 } },       /* 2001:db8::1 */
+		{ 4, { 192, 0, 2, 1 } },                     /* TEST-NET-1 */
+		{ 6, { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 } }, /* 2001:db8::1 */
 	};
 	struct errbuf why = { "no destination and no default route" };
 	size_t n = o->n_dests + 2;

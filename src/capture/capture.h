@@ -27,13 +27,19 @@
  * runs.  Every other pcap call on a handle (filter, stats, dispatch) is
  * made under that handle's mutex, since pcap_t is not thread-safe.
  *
- * Privileges, measured on this Debian 12 machine (kernel 6.1, libpcap
+ * Privileges, measured on this Debian 12 machine (kernel 6.18, libpcap
  * 1.10.3), running as `nobody` with file capabilities on the binary:
  * `setcap cap_net_raw+ep` alone is enough for everything capture does here
- * (AF_PACKET socket, TPACKET_V3 ring, 4 MiB buffer, BPF filters, promisc
- * off); CAP_NET_ADMIN is not needed (libpcap wants it only for monitor
- * mode and for a buffer above net.core.rmem_max on some kernels).  Without
- * either, pcap_activate fails with "Operation not permitted" (PE_PERM).
+ * (AF_PACKET socket, TPACKET_V3 ring, 4 MiB buffer, BPF filters, stats,
+ * on lo and eth0, still capturing after cap_priv_drop); CAP_NET_ADMIN is not
+ * needed (tests/integration/0620-capture.sh runs with cap_net_raw alone).
+ * Without either, pcap_activate fails with "Operation not permitted"
+ * (PE_PERM).
+ *
+ * Timestamps: opening a handle turns on the kernel's receive timestamps
+ * (SO_TIMESTAMPNS), so a frame is stamped once where it enters the stack
+ * and every capture on the host sees the same stamp, except TCP on lo,
+ * whose copies are stamped per capture (cap_thread.c).
  */
 #ifndef PROBE_CAPTURE_CAPTURE_H
 #define PROBE_CAPTURE_CAPTURE_H
@@ -59,7 +65,7 @@ struct cap_pkt {
 	uint16_t iface;          /* index into capture_iface() */
 	int linktype;            /* DLT of that interface (pcap_datalink) */
 	const uint8_t *data;     /* caplen bytes; valid until capture_free() */
-	bool cut;                /* headers only: the ring passed its soft cap */
+	bool cut;                /* headers only: ring past its soft cap */
 };
 
 struct cap_iface {

@@ -6,6 +6,7 @@
 #     tcpdump's (the kernel stamps each tap's copy of a TCP frame on lo
 #     apart), in a nanosecond pcap whose stamps are not whole
 #     microseconds; UDP datagrams on lo with timestamps equal to the ns;
+#   - without --iface: lo (for 127.0.0.1) and the default routes' devices;
 #   - capture_set_filter mid-run: a connection made before the switch (the
 #     filter then matched an unused port) is not captured, the three made
 #     after it are, completely;
@@ -138,6 +139,17 @@ for i in range(5): s.sendto(b"probe", ("127.0.0.1", int(sys.argv[1])))' \
 expect_eq "$?" 0 "pbcap around five UDP datagrams"
 tcpdump_stop
 same_frames udp "$T/pbu.pcap" "$T/tdu.pcap" 5 0
+
+# No --iface: lo for 127.0.0.1, plus the default routes' interfaces.
+want=lo
+for dst in 192.0.2.1 2001:db8::1; do
+	dev=$(ip route get "$dst" 2>/dev/null | sed -nE 's/.* dev ([^ ]+).*/\1/p')
+	[ -z "$dev" ] || [[ ",$want," == *",$dev,"* ]] || want="$want,$dev"
+done
+"$PBCAP" --filter "tcp port $UNUSED" --out "$T/pbi.pcap" -- true \
+	>"$T/pbi.out" 2>"$T/pbi.err"
+expect_match "$(cat "$T/pbi.out")" " ifaces=$want\$" \
+	"interfaces chosen: the destination's and the default routes' ($want)"
 
 # ---- 2. a new filter mid-run -----------------------------------------------
 tcpdump_start "$T/td2.pcap" "tcp port $P" || not_ok "tcpdump did not start"

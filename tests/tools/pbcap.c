@@ -10,8 +10,9 @@
  * capture_open() chooses for the destination 127.0.0.1), optionally drops
  * privileges (--drop: cap_priv_drop(NULL), then prints the CapEff and
  * CapPrm lines of /proc/self/status), optionally opens one more
- * interface (--add IF: prints "add_iface IF: PE_... [: message]"), starts it, runs CMD and waits for
- * it (with --filter-later, switches the filter N ms after CMD started),
+ * interface (--add IF: prints "add_iface IF: PE_...[: message]"), starts
+ * the capture, runs CMD and waits for it (with --filter-later, switches
+ * the filter N ms after CMD started),
  * waits 50 ms, stops, writes the ring to FILE as a pcap file with
  * nanosecond timestamps (libpcap's writer), and prints
  *

@@ -206,7 +206,8 @@ static void test_capture_ring_reader_races_writer(void **state)
 static void test_capture_iface_for_loopback(void **state)
 {
 	(void)state;
-	struct dec_addr a4 = { .family = 4 }, a6 = { .family = 6 }, none = { 0 };
+	struct dec_addr a4 = { .family = 4 }, a6 = { .family = 6 };
+	struct dec_addr none = { 0 };
 	char name[IFNAMSIZ];
 	struct errbuf err;
 
@@ -258,7 +259,8 @@ static void test_capture_live_lo(void **state)
 	assert_int_equal(capture_count(c), 3);
 	assert_int_equal(st.received, 3);
 	assert_int_equal(st.cut + st.lost, 0);
-	uint64_t t0ns = (uint64_t)t0.tv_sec * 1000000000u + (uint64_t)t0.tv_nsec;
+	uint64_t t0ns = (uint64_t)t0.tv_sec * 1000000000u +
+			(uint64_t)t0.tv_nsec;
 	for (size_t i = 0; i < 3; i++) {
 		const struct cap_pkt *p = capture_get(c, i);
 		assert_int_equal(p->caplen, 14 + 20 + 8 + 5);
