@@ -226,9 +226,17 @@ $(B)/tools/pbtlsdec: $(B)/o/tests/tools/pbtlsdec.o $(PACKET_O) \
 	$(call say,LINK,$@)
 	$(Q)$(CC) -o $@ $^ $(PKG_LIBS)
 
+# Drives src/capture/ around one command and writes what it caught as a
+# pcap file (tests/integration/0620-capture.sh).
+$(B)/tools/pbcap: $(B)/o/tests/tools/pbcap.o $(LIB_O)
+	@mkdir -p $(@D)
+	$(call say,LINK,$@)
+	$(Q)$(CC) -o $@ $^ $(PKG_LIBS)
+
 test-bins: probe $(B)/asan/probe $(UNIT_BIN) $(UNIT_ASAN) $(REPLAY_BIN) \
 	$(REPLAY_ASAN) $(B)/tools/pbfwd $(B)/tools/pbserver \
-	$(B)/tools/pbdecode $(B)/tools/pbpcapng $(B)/tools/pbtlsdec
+	$(B)/tools/pbdecode $(B)/tools/pbpcapng $(B)/tools/pbtlsdec \
+	$(B)/tools/pbcap
 
 # Both halves in one runner, so the last line is the summary of everything.
 check: test-bins

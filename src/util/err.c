@@ -12,7 +12,7 @@ static const struct {
 	{ PE_IO, "PE_IO" },         { PE_INVAL, "PE_INVAL" },
 	{ PE_STORE, "PE_STORE" },   { PE_SCHEMA, "PE_SCHEMA" },
 	{ PE_NOTFOUND, "PE_NOTFOUND" }, { PE_BUSY, "PE_BUSY" },
-	{ PE_LIMIT, "PE_LIMIT" },
+	{ PE_LIMIT, "PE_LIMIT" },       { PE_PERM, "PE_PERM" },
 };
 
 const char *pe_name(int code)

@@ -27,6 +27,7 @@ enum pe_code {
 	PE_NOTFOUND = -6,
 	PE_BUSY = -7,    /* lock held by someone else */
 	PE_LIMIT = -8,   /* a cap was reached */
+	PE_PERM = -9,    /* not allowed: capture rights, setuid */
 };
 
 #define PE_WARN_UNUSED __attribute__((warn_unused_result))
