@@ -47,6 +47,26 @@ struct step_dns;      /* step_dns.c: the scenario's c-ares channel */
 struct step_http;     /* step_http.c: its curl multi and easy handle */
 struct tls_trace_set; /* tls_trace.c: record order and secrets */
 
+/*
+ * A socket the run opened (a DNS query's, a connection's): its 5-tuple,
+ * so that the capture can pick exactly the run's packets (DESIGN section
+ * 8).  proto is IPPROTO_TCP or IPPROTO_UDP.
+ */
+struct step_flow {
+	uint8_t proto;
+	struct sockaddr_storage local, remote;
+};
+
+/*
+ * What the caller of step_exec_run() hears while runs execute: every
+ * remote endpoint right before the first packet goes to it (the capture
+ * adds it to its filter then; the call may block briefly).
+ */
+struct step_hooks {
+	void (*endpoint)(void *ctx, uint8_t proto, const struct sockaddr *sa);
+	void *ctx;
+};
+
 /* A value `extract`ed by an earlier step. */
 struct step_var {
 	char *name, *value;
@@ -59,6 +79,9 @@ struct step_env {
 	struct step_dns *dns;
 	struct step_http *http;
 	struct tls_trace_set *traces;
+	const struct step_hooks *hooks;  /* may be NULL */
+	struct step_flow *flows;      /* the run's sockets (with hooks) */
+	size_t n_flows, cap_flows;
 	struct step_var *vars;
 	size_t n_vars, cap_vars;
 	uint32_t next_conn_key;       /* conn_rec.key values handed out */
@@ -76,6 +99,17 @@ struct step_job {
 	void (*done)(struct step_job *job);
 	void *priv;                   /* the kind's own state */
 };
+
+/* A packet is about to go to sa (proto IPPROTO_*): tell the hooks. */
+void step_env_endpoint(struct step_env *env, uint8_t proto,
+		       const struct sockaddr *sa);
+
+/* Remember socket fd's 5-tuple (its local address from getsockname;
+ * remote: the peer it was connected to) when someone listens (hooks set:
+ * a capture runs).  Duplicates are dropped; nothing happens when fd has
+ * no local address yet. */
+void step_env_flow(struct step_env *env, uint8_t proto, int fd,
+		   const struct sockaddr *remote);
 
 /* The next conn_rec.key of this run (never 0). */
 uint32_t step_env_conn_key(struct step_env *env);
@@ -159,6 +193,13 @@ typedef void (*step_resolve_cb)(void *ctx, const char *error_class,
 int step_dns_env_init(struct step_env *env, struct errbuf *err)
 	PE_WARN_UNUSED;
 void step_dns_env_release(struct step_env *env);
+
+/*
+ * The system's resolvers as c-ares reads them (/etc/resolv.conf), for
+ * the capture filter of a scenario without `resolver`.  Returns how many
+ * were written to out (at most max); 0 when none or on error.
+ */
+size_t step_dns_system_servers(struct sockaddr_storage *out, size_t max);
 
 /*
  * Resolve host (a name or an IP literal) to addresses of family (AF_INET,

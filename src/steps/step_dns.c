@@ -60,7 +60,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <errno.h>
+#include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "util/json.h"
 #include "util/xalloc.h"
@@ -76,6 +80,7 @@
 struct dns_chan {
 	ares_channel ch;
 	struct step_loop *loop;
+	struct step_env *env;    /* the run: its sockets are recorded */
 	struct step_loop_timer timer;
 	char server[64]; /* "IP:PORT" when there is exactly one, else "" */
 };
@@ -86,6 +91,7 @@ struct dns_chan_cfg {
 	uint32_t budget_ms;
 	unsigned retries;
 	enum scn_dns_tcp tcp;
+	struct step_env *env;
 };
 
 static int lib_init(struct errbuf *err)
@@ -193,6 +199,63 @@ static void chan_close(struct dns_chan *c)
 	free(c);
 }
 
+/*
+ * c-ares's socket calls, passed through, so that the run knows every DNS
+ * socket's 5-tuple (the capture picks the run's packets by it) and tells
+ * the capture about the server before the first query goes out.
+ * c-ares 1.18 offers no other way to learn a query's source port.
+ */
+static ares_socket_t dns_asocket(int domain, int type, int protocol,
+				 void *ud)
+{
+	(void)ud;
+	return socket(domain, type, protocol);
+}
+
+static int dns_aclose(ares_socket_t fd, void *ud)
+{
+	(void)ud;
+	return close(fd);
+}
+
+static int dns_aconnect(ares_socket_t fd, const struct sockaddr *sa,
+			ares_socklen_t len, void *ud)
+{
+	struct dns_chan *c = ud;
+	int type = 0;
+	socklen_t tl = sizeof(type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0)
+		type = SOCK_DGRAM;
+	uint8_t proto = type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP;
+	if (c->env)
+		step_env_endpoint(c->env, proto, sa);
+	int r = connect(fd, sa, len);
+	int e = errno;
+	if (c->env && (r == 0 || e == EINPROGRESS))
+		step_env_flow(c->env, proto, fd, sa);
+	errno = e;
+	return r;
+}
+
+static ares_ssize_t dns_arecvfrom(ares_socket_t fd, void *buf, size_t len,
+				  int flags, struct sockaddr *from,
+				  ares_socklen_t *from_len, void *ud)
+{
+	(void)ud;
+	return recvfrom(fd, buf, len, flags, from, from_len);
+}
+
+static ares_ssize_t dns_asendv(ares_socket_t fd, const struct iovec *iov,
+			       int n, void *ud)
+{
+	(void)ud;
+	return writev(fd, iov, n);
+}
+
+static const struct ares_socket_functions dns_sock_funcs = {
+	dns_asocket, dns_aclose, dns_aconnect, dns_arecvfrom, dns_asendv,
+};
+
 static int chan_open(struct step_loop *loop, const struct dns_chan_cfg *cfg,
 		     struct dns_chan **out, struct errbuf *err)
 {
@@ -261,6 +324,8 @@ static int chan_open(struct step_loop *loop, const struct dns_chan_cfg *cfg,
 		free(c);
 		return ret;
 	}
+	c->env = cfg->env;
+	ares_set_socket_functions(c->ch, &dns_sock_funcs, c);
 	*out = c;
 	return 0;
 }
@@ -566,6 +631,7 @@ int step_dns_env_init(struct step_env *env, struct errbuf *err)
 				   : SCN_DEFAULT_DNS_RETRIES,
 		.tcp = (d->set & SCN_OPT_DNS_TCP) ? d->dns_tcp
 						  : SCN_DNS_TCP_AUTO,
+		.env = env,
 	};
 	if ((ret = chan_open(env->loop, &cfg, &dns->chan, err)) < 0) {
 		free(dns);
@@ -1417,6 +1483,7 @@ int step_dns_start(struct step_job *job)
 		.budget_ms = st->opts.timeout_ms,
 		.retries = st->opts.retries,
 		.tcp = st->opts.dns_tcp,
+		.env = job->env,
 	};
 	if (st->opts.set & SCN_OPT_RESOLVER) {
 		cfg.servers = &st->opts.resolver;
@@ -1466,4 +1533,40 @@ int step_dns_start(struct step_job *job)
 	}
 	chan_rearm(j->chan);
 	return 0;
+}
+
+size_t step_dns_system_servers(struct sockaddr_storage *out, size_t max)
+{
+	struct errbuf err;
+	ares_channel ch;
+	struct ares_addr_port_node *list = NULL;
+	size_t n = 0;
+	if (lib_init(&err) < 0 || ares_init(&ch) != ARES_SUCCESS)
+		return 0;
+	if (ares_get_servers_ports(ch, &list) == ARES_SUCCESS) {
+		for (struct ares_addr_port_node *p = list; p && n < max;
+		     p = p->next) {
+			memset(&out[n], 0, sizeof(out[n]));
+			uint16_t port = (uint16_t)(p->udp_port ? p->udp_port
+							       : 53);
+			if (p->family == AF_INET) {
+				struct sockaddr_in *s4 =
+					(struct sockaddr_in *)&out[n];
+				s4->sin_family = AF_INET;
+				s4->sin_port = htons(port);
+				memcpy(&s4->sin_addr, &p->addr.addr4, 4);
+				n++;
+			} else if (p->family == AF_INET6) {
+				struct sockaddr_in6 *s6 =
+					(struct sockaddr_in6 *)&out[n];
+				s6->sin6_family = AF_INET6;
+				s6->sin6_port = htons(port);
+				memcpy(&s6->sin6_addr, &p->addr.addr6, 16);
+				n++;
+			}
+		}
+		ares_free_data(list);
+	}
+	ares_destroy(ch);
+	return n;
 }

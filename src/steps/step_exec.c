@@ -46,6 +46,7 @@ struct step_exec_run_ctx {
 	unsigned parallel;
 	step_exec_done_cb on_done;
 	void *ctx;
+	const struct step_hooks *hooks;
 };
 
 /* ---- helpers of step.h ------------------------------------------------ */
@@ -53,6 +54,53 @@ struct step_exec_run_ctx {
 uint32_t step_env_conn_key(struct step_env *env)
 {
 	return ++env->next_conn_key;
+}
+
+void step_env_endpoint(struct step_env *env, uint8_t proto,
+		       const struct sockaddr *sa)
+{
+	if (env->hooks && env->hooks->endpoint)
+		env->hooks->endpoint(env->hooks->ctx, proto, sa);
+}
+
+static socklen_t sa_len(const struct sockaddr *sa)
+{
+	return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+					 : sizeof(struct sockaddr_in);
+}
+
+void step_env_flow(struct step_env *env, uint8_t proto, int fd,
+		   const struct sockaddr *remote)
+{
+	struct step_flow f;
+	memset(&f, 0, sizeof(f));
+	socklen_t len = sizeof(f.local);
+	if (!env->hooks || fd < 0 || !remote ||
+	    getsockname(fd, (struct sockaddr *)&f.local, &len) < 0 ||
+	    f.local.ss_family != remote->sa_family)
+		return;
+	f.proto = proto;
+	memcpy(&f.remote, remote, sa_len(remote));
+	for (size_t i = 0; i < env->n_flows; i++)
+		if (memcmp(&env->flows[i], &f, sizeof(f)) == 0)
+			return;
+	if (xgrow(&env->flows, &env->cap_flows, env->n_flows + 1,
+		  sizeof(*env->flows)) < 0)
+		return; /* the capture then misses this socket's packets */
+	env->flows[env->n_flows++] = f;
+}
+
+const struct tls_trace_set *step_exec_item_traces(
+	const struct step_exec_item *item)
+{
+	return item->state ? &item->state->traces : NULL;
+}
+
+const struct step_flow *step_exec_item_flows(const struct step_exec_item *item,
+					     size_t *n)
+{
+	*n = item->state ? item->state->env.n_flows : 0;
+	return item->state ? item->state->env.flows : NULL;
 }
 
 static const struct step_var *var_find(const struct step_env *env,
@@ -459,6 +507,7 @@ static int start_scenario(struct step_exec_run_ctx *rc,
 	s->env.plan = item->plan;
 	s->env.run = item->run;
 	s->env.traces = &s->traces;
+	s->env.hooks = rc->hooks;
 	struct timespec rt;
 	clock_gettime(CLOCK_REALTIME, &rt);
 	s->env.mono0_ns = step_loop_now_ns();
@@ -499,12 +548,13 @@ static void start_more(struct step_exec_run_ctx *rc)
 }
 
 int step_exec_run(struct step_loop *loop, struct step_exec_item *items,
-		  size_t n, unsigned parallel, step_exec_done_cb on_done,
-		  void *ctx)
+		  size_t n, unsigned parallel, const struct step_hooks *hooks,
+		  step_exec_done_cb on_done, void *ctx)
 {
 	struct step_exec_run_ctx rc = { .loop = loop, .items = items, .n = n,
 					.parallel = parallel ? parallel : 1,
-					.on_done = on_done, .ctx = ctx };
+					.on_done = on_done, .ctx = ctx,
+					.hooks = hooks };
 	for (size_t i = 0; i < n; i++) {
 		items[i].status = 0;
 		items[i].err.msg[0] = '\0';
@@ -521,6 +571,7 @@ int step_exec_run(struct step_loop *loop, struct step_exec_item *items,
 			step_secret_free(s->env.vars[k].value);
 		}
 		free(s->env.vars);
+		free(s->env.flows);
 		tls_trace_set_release(&s->traces);
 		free(s);
 		items[i].state = NULL;

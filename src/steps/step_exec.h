@@ -15,6 +15,7 @@
 
 #include "model/run.h"
 #include "scenario/scn_plan.h"
+#include "steps/step.h"
 #include "steps/step_loop.h"
 #include "util/err.h"
 
@@ -28,6 +29,15 @@ struct step_exec_item {
 	struct step_exec_state *state; /* private */
 };
 
+struct tls_trace_set;
+struct step_flow;
+/* During on_done: the run's TLS traces and sockets (freed after
+ * step_exec_run returns). */
+const struct tls_trace_set *step_exec_item_traces(
+	const struct step_exec_item *item);
+const struct step_flow *step_exec_item_flows(const struct step_exec_item *item,
+					     size_t *n);
+
 typedef void (*step_exec_done_cb)(struct step_exec_item *item, void *ctx);
 
 /*
@@ -36,7 +46,7 @@ typedef void (*step_exec_done_cb)(struct step_exec_item *item, void *ctx);
  * loop itself failed.
  */
 int step_exec_run(struct step_loop *loop, struct step_exec_item *items,
-		  size_t n, unsigned parallel, step_exec_done_cb on_done,
-		  void *ctx) PE_WARN_UNUSED;
+		  size_t n, unsigned parallel, const struct step_hooks *hooks,
+		  step_exec_done_cb on_done, void *ctx) PE_WARN_UNUSED;
 
 #endif

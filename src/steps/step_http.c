@@ -151,6 +151,8 @@ struct http_job {
 	bool prereq;
 	uint32_t new_key;       /* a new TLS connection's reserved key */
 	struct tls_trace *trace;
+	struct tls_trace *cur_trace; /* this hop's connection's, new or not */
+	bool marked;            /* its final status line was seen */
 	char lip[INET6_ADDRSTRLEN], pip[INET6_ADDRSTRLEN];
 	long lport, pport;
 	bool tls, resumed;
@@ -394,6 +396,7 @@ static void tls_facts(struct http_job *hj, SSL *ssl)
 			tls_trace_bind(ssl, t);
 	}
 
+	hj->cur_trace = t;
 	hj->resumed = SSL_session_reused(ssl) == 1;
 	set_text(&r->tls_version, SSL_get_version(ssl));
 	set_text(&r->tls_cipher, SSL_get_cipher_name(ssl));
@@ -446,6 +449,57 @@ static int prereq_cb(void *clientp, char *pip, char *lip, int pport,
 	    ti && ti->backend == CURLSSLBACKEND_OPENSSL && ti->internals)
 		tls_facts(hj, ti->internals);
 	return CURL_PREREQFUNC_OK;
+}
+
+/*
+ * CURLOPT_OPENSOCKETFUNCTION: curl's sockets are made here, so that the
+ * run learns each connection's 5-tuple even when the connect fails (a
+ * refused connection gives no prereq callback, and the kernel forgets
+ * the local port of a socket whose connect failed): the socket is bound
+ * to the wildcard address and an ephemeral port before curl connects it,
+ * and that port is recorded (the local address stays the wildcard: the
+ * route picks it at connect).  The capture hears of the server first.
+ */
+static curl_socket_t opensocket_cb(void *clientp, curlsocktype purpose,
+				   struct curl_sockaddr *a)
+{
+	struct step_http *h = clientp;
+	(void)purpose;
+	int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	if (fd < 0)
+		return CURL_SOCKET_BAD;
+	if (a->protocol == IPPROTO_TCP || a->socktype == SOCK_STREAM) {
+		step_env_endpoint(h->env, IPPROTO_TCP, &a->addr);
+		struct sockaddr_storage any;
+		memset(&any, 0, sizeof(any));
+		any.ss_family = (sa_family_t)a->family;
+		socklen_t len = a->family == AF_INET6
+					? sizeof(struct sockaddr_in6)
+					: sizeof(struct sockaddr_in);
+		if (bind(fd, (struct sockaddr *)&any, len) == 0)
+			step_env_flow(h->env, IPPROTO_TCP, fd, &a->addr);
+	}
+	return fd;
+}
+
+/*
+ * Header lines: only the final response's status line matters here, to
+ * mark which TLS record carried it (tls_trace_mark).  1xx interim
+ * responses are skipped.
+ */
+static size_t header_cb(char *p, size_t size, size_t nmemb, void *ud)
+{
+	struct http_job *hj = ud;
+	size_t n = size * nmemb;
+	if (!hj->marked && n > 9 && memcmp(p, "HTTP/", 5) == 0) {
+		const char *sp = memchr(p, ' ', n);
+		if (sp && (size_t)(sp - p) + 1 < n && sp[1] != '1') {
+			hj->marked = true;
+			if (hj->cur_trace)
+				tls_trace_mark(hj->cur_trace);
+		}
+	}
+	return n;
 }
 
 /* The response body, capped at max_body: past it the transfer fails. */
@@ -700,6 +754,8 @@ static void hop_reset(struct http_job *hj)
 	hj->prereq = false;
 	hj->new_key = 0;
 	hj->trace = NULL;
+	hj->cur_trace = NULL;
+	hj->marked = false;
 	hj->lip[0] = hj->pip[0] = '\0';
 	hj->lport = hj->pport = 0;
 	hj->tls = hj->resumed = false;
@@ -1068,6 +1124,10 @@ static int hop_setopts(struct http_job *hj, struct errbuf *err)
 	SETOPT(e, CURLOPT_ERRORBUFFER, hj->errbuf);
 	SETOPT(e, CURLOPT_WRITEFUNCTION, write_cb);
 	SETOPT(e, CURLOPT_WRITEDATA, hj);
+	SETOPT(e, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
+	SETOPT(e, CURLOPT_OPENSOCKETDATA, hj->h);
+	SETOPT(e, CURLOPT_HEADERFUNCTION, header_cb);
+	SETOPT(e, CURLOPT_HEADERDATA, hj);
 	SETOPT(e, CURLOPT_PREREQFUNCTION, prereq_cb);
 	SETOPT(e, CURLOPT_PREREQDATA, hj);
 	SETOPT(e, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);

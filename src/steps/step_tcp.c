@@ -102,6 +102,20 @@ static void on_timer(struct step_loop *loop, void *ctx)
 	connect_finish(c, -1, "tcp.timeout");
 }
 
+/* connect(), telling the run's hooks first and recording the socket's
+ * 5-tuple after (errno is connect's). */
+static int connect_now(struct step_connect *c, const struct sockaddr *sa,
+		       socklen_t len)
+{
+	step_env_endpoint(c->env, IPPROTO_TCP, sa);
+	int r = connect(c->fd, sa, len);
+	int e = errno;
+	if (r == 0 || e == EINPROGRESS)
+		step_env_flow(c->env, IPPROTO_TCP, c->fd, sa);
+	errno = e;
+	return r;
+}
+
 int step_connect_start(struct step_env *env, const struct sockaddr *sa,
 		       socklen_t len, uint64_t deadline_ns,
 		       step_connect_cb cb, void *ctx,
@@ -120,7 +134,7 @@ int step_connect_start(struct step_env *env, const struct sockaddr *sa,
 		snprintf(c->detail, sizeof(c->detail), "socket: %s",
 			 strerror(errno));
 		c->error_class = errno_class(errno);
-	} else if (connect(c->fd, sa, len) == 0) {
+	} else if (connect_now(c, sa, len) == 0) {
 		c->done = true;
 	} else if (errno != EINPROGRESS) {
 		snprintf(c->detail, sizeof(c->detail), "connect: %s",

@@ -50,6 +50,7 @@ static void trace_free(struct tls_trace *t)
 		free(t->keylog);
 	}
 	free(t->rec);
+	free(t->marks);
 	free(t);
 }
 
@@ -118,6 +119,17 @@ static void add_record(struct tls_trace *t, uint8_t dir, const uint8_t *b)
 	r->outer = b[0];
 	r->len = (uint16_t)(b[3] << 8 | b[4]);
 	r->t_ns = step_loop_now_ns();
+	if (dir == TLS_DIR_IN)
+		t->n_in++;
+}
+
+void tls_trace_mark(struct tls_trace *t)
+{
+	if (!t || t->n_marks >= TLS_TRACE_MAX_RECORDS ||
+	    xgrow(&t->marks, &t->cap_marks, t->n_marks + 1,
+		  sizeof(*t->marks)) < 0)
+		return;
+	t->marks[t->n_marks++] = t->truncated ? 0 : (uint32_t)t->n_in;
 }
 
 static void msg_cb(int write_p, int version, int content_type,

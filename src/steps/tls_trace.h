@@ -42,6 +42,15 @@ struct tls_trace {
 	bool truncated;             /* hit TLS_TRACE_MAX_RECORDS */
 	char *keylog;               /* NSS key log lines, '\n'-terminated */
 	size_t keylog_len;
+	size_t n_in;                /* records received so far */
+	/*
+	 * Per HTTP response on this connection, in order: n_in when curl
+	 * saw the final response's status line.  The record received last
+	 * then is the one that carried it (FIELD-NOTES.md: HTTP/2 SETTINGS
+	 * and TLS 1.3 tickets come before it as records of their own).
+	 */
+	uint32_t *marks;
+	size_t n_marks, cap_marks;
 	/* alerts seen: the first one sent and the first one received */
 	int alert_in, alert_out;    /* -1 none; else the description code */
 	int alert_in_level, alert_out_level;
@@ -66,6 +75,9 @@ void tls_trace_attach(SSL_CTX *ctx);
 
 /* Bind ssl to t (t NULL unbinds). */
 void tls_trace_bind(SSL *ssl, struct tls_trace *t);
+
+/* A response's status line reached curl: remember n_in (marks). */
+void tls_trace_mark(struct tls_trace *t);
 
 /* The trace bound to ssl, or NULL. */
 struct tls_trace *tls_trace_of(const SSL *ssl);
