@@ -92,6 +92,7 @@ struct flow {
 	uint64_t first_frame, last_frame;
 	uint64_t first_ts_ns, last_ts_ns;
 	struct flow_side c2s, s2c;
+	void *user;              /* the caller's, untouched here */
 };
 
 struct flow_table {

@@ -56,14 +56,6 @@
 #include "analyze/flow.h"
 #include "packet/dec.h"
 
-/*
- * The Makefile links pbdecode with src/packet/ and flow.o only; flow.c
- * now calls src/analyze/tcp_seq.c, so its code comes in here.
- * TODO(Makefile): add $(B)/o/src/analyze/tcp_seq.o to pbdecode's objects
- * and drop this include.
- */
-#include "analyze/tcp_seq.c"
-
 #define PBDECODE_MAX_FLOWS 100000
 
 struct line {
