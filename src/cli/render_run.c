@@ -152,7 +152,7 @@ static void jenum(struct json *j, const char *k, const char *const *names,
 	json_str(j, v ? names[v] : NULL);
 }
 
-static void exchange_json(struct json *j, const struct exchange_rec *e)
+void render_exchange_json(struct json *j, const struct exchange_rec *e)
 {
 	json_obj_begin(j);
 	jint(j, "idx", e->idx);
@@ -177,11 +177,9 @@ static void exchange_json(struct json *j, const struct exchange_rec *e)
 	json_obj_end(j);
 }
 
-/* A connection and the exchanges of step s that rode on it. */
-static void conn_json(struct json *j, const struct conn_rec *c,
-		      const struct step_rec *s, bool reused)
+void render_conn_fields_json(struct json *j, const struct conn_rec *c,
+			     bool reused)
 {
-	json_obj_begin(j);
 	jenum(j, "family", run_family_names, c->family);
 	jstr(j, "src_addr", c->src_addr);
 	jint(j, "src_port", c->src_port);
@@ -210,11 +208,19 @@ static void conn_json(struct json *j, const struct conn_rec *c,
 	jint(j, "mss", c->mss);
 	jint(j, "wscale", c->wscale);
 	jint(j, "sack", c->sack);
+}
+
+/* A connection and the exchanges of step s that rode on it. */
+static void conn_json(struct json *j, const struct conn_rec *c,
+		      const struct step_rec *s, bool reused)
+{
+	json_obj_begin(j);
+	render_conn_fields_json(j, c, reused);
 	json_key(j, "exchanges");
 	json_arr_begin(j);
 	for (size_t i = 0; i < s->n_exchanges; i++)
 		if (s->exchanges[i].conn_key == c->key && c->key != 0)
-			exchange_json(j, &s->exchanges[i]);
+			render_exchange_json(j, &s->exchanges[i]);
 	json_arr_end(j);
 	json_obj_end(j);
 }
@@ -331,6 +337,8 @@ void render_run_json(FILE *out, const struct run_rec *run)
 	jstr(&j, "error", run->error);
 	jenum(&j, "clock_sync", run_clock_sync_names, run->clock_sync);
 	jenum(&j, "capture", run_capture_names, run->capture);
+	jint(&j, "capture_drops", run->capture_drops);
+	jint(&j, "capture_truncated", run->capture_truncated);
 	json_key(&j, "pcap");
 	json_str(&j, run->pcap ? run->pcap->path : NULL);
 	json_key(&j, "steps");
