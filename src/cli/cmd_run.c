@@ -2,8 +2,10 @@
  * cmd_run.c: `probe run`: validate the scenarios, take each one's lock,
  * wait the jitter, execute them on one event loop (steps/step_exec.c),
  * store each run in one transaction as soon as it ends and print it.
- * Packet capture comes with issue 5: until then runs record
- * capture = 'unavailable' and library figures only.
+ * With packet capture (cli/run_capture.c) each run's packets are
+ * analyzed a short grace after it ends, before it is stored; without
+ * capture rights runs keep the kernel's TCP_INFO figures (source
+ * tcp_info) and record capture 'unavailable'.
  */
 #include "cli/cli.h"
 
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli/render_run.h"
+#include "cli/run_capture.h"
 #include "scenario/scn_parse.h"
 #include "steps/step_exec.h"
 #include "store/store.h"
@@ -43,13 +46,27 @@ const char cmd_run_usage[] =
 	"\nExit: 0 all ok, 1 a step failed or a threshold was breached,\n"
 	"2 usage or scenario error, 3 internal/storage error, 4 skipped\n"
 	"(another run of the scenario holds its lock: SPOOL/locks/NAME.lock).\n"
-	"Packet capture arrives with issue 5: until then runs store library\n"
-	"figures and capture 'unavailable'.\n";
+	"Packets are captured (libpcap; needs CAP_NET_RAW or root) and\n"
+	"analyzed per run: wire figures replace library ones (source pcap).\n"
+	"Without capture rights runs store TCP_INFO figures (source\n"
+	"tcp_info) and capture 'unavailable'; `capture required` in a\n"
+	"scenario makes that exit 3.\n";
 
 struct run_ctx {
 	struct app *app;
 	bool json;
 	int exit_code;
+	struct run_cap *cap;   /* NULL: no capture */
+	struct step_loop *loop;
+	struct grace *graces;      /* one per item */
+	struct step_exec_item *items;
+};
+
+/* A finished run waiting for its last packets before analysis. */
+struct grace {
+	struct step_loop_timer timer;
+	struct step_exec_item *item;
+	struct run_ctx *rc;
 };
 
 static void raise_exit(struct run_ctx *rc, int code)
@@ -62,10 +79,9 @@ static void raise_exit(struct run_ctx *rc, int code)
 		rc->exit_code = code;
 }
 
-/* A scenario finished: store it (one transaction) and print it. */
-static void on_run_done(struct step_exec_item *item, void *vctx)
+/* Store a run (one transaction) and print it. */
+static void finish_run(struct run_ctx *rc, struct step_exec_item *item)
 {
-	struct run_ctx *rc = vctx;
 	struct errbuf err;
 	if (item->status != 0) {
 		fprintf(stderr, "probe run: %s: %s\n", item->plan->name,
@@ -87,6 +103,34 @@ static void on_run_done(struct step_exec_item *item, void *vctx)
 		raise_exit(rc, EXIT_FAIL);
 }
 
+static void on_grace(struct step_loop *loop, void *ctx)
+{
+	struct grace *g = ctx;
+	struct errbuf err;
+	(void)loop;
+	if (run_capture_analyze(g->rc->cap, g->item, &err) < 0) {
+		fprintf(stderr, "probe run: %s: packet analysis: %s\n",
+			g->item->plan->name, err.msg);
+		raise_exit(g->rc, EXIT_INTERNAL);
+	}
+	finish_run(g->rc, g->item);
+}
+
+/* A scenario finished: analyze its packets after a grace, or store it. */
+static void on_run_done(struct step_exec_item *item, void *vctx)
+{
+	struct run_ctx *rc = vctx;
+	if (!rc->cap || item->plan->capture == SCN_CAPTURE_OFF) {
+		finish_run(rc, item);
+		return;
+	}
+	struct grace *g = &rc->graces[item - rc->items];
+	g->item = item;
+	g->rc = rc;
+	step_loop_timer_start(rc->loop, &g->timer,
+			      run_capture_grace_ns(item->run), on_grace, g);
+}
+
 static int run_identity(struct run_rec *run, const struct scn_plan *plan,
 			const struct config *cfg)
 {
@@ -104,7 +148,7 @@ static int run_identity(struct run_rec *run, const struct scn_plan *plan,
 	run->probe_id = xstrdup(cfg->val[CONFIG_PROBE_ID]);
 	run->probe_version = xstrdup(PROBE_VERSION);
 	run->clock_sync = sync[timeutil_clock_sync()];
-	/* no capture before issue 5: the figures are the libraries' */
+	/* 'on' once its packets are analyzed (run_capture_analyze) */
 	run->capture = plan->capture == SCN_CAPTURE_OFF
 			       ? RUN_CAPTURE_OFF
 			       : RUN_CAPTURE_UNAVAILABLE;
@@ -128,6 +172,64 @@ static void jitter_sleep(double ms)
 		;
 }
 
+/* --dry-run: where and what the capture would take. */
+static void print_capture_plan(const struct scn_plan *plans, size_t n,
+			       const char *iface)
+{
+	bool any = false;
+	for (size_t i = 0; i < n; i++)
+		any = any || plans[i].capture != SCN_CAPTURE_OFF;
+	if (!any) {
+		printf("capture    off\n");
+		return;
+	}
+	struct errbuf err;
+	char *f = run_capture_filter_text(plans, n, &err);
+	printf("capture    on %s; filter at the start: %s\n"
+	       "           (each address a step reaches joins the filter "
+	       "before its first packet)\n",
+	       iface ? iface : "the interfaces the routes use",
+	       f ? f : err.msg);
+	free(f);
+}
+
+/*
+ * Open the capture when a scenario wants it.  Without capture rights the
+ * runs go on with TCP_INFO figures, unless a scenario says `capture
+ * required`: then nothing runs and the exit is 3.
+ */
+static int open_capture(struct run_ctx *rc, const struct scn_plan *plans,
+			size_t n, const char *iface)
+{
+	struct app *app = rc->app;
+	bool any = false, required = false;
+	for (size_t i = 0; i < n; i++) {
+		any = any || plans[i].capture != SCN_CAPTURE_OFF;
+		required = required ||
+			   plans[i].capture == SCN_CAPTURE_REQUIRED;
+	}
+	if (!any)
+		return EXIT_OK;
+	struct errbuf err;
+	const char *user = app->cfg.val[CONFIG_USER];
+	rc->cap = run_capture_open(plans, n,
+				   iface ? iface
+					 : app->cfg.val[CONFIG_INTERFACE],
+				   user && user[0] ? user : NULL, &err);
+	if (rc->cap)
+		return EXIT_OK;
+	if (required)
+		return cli_fail(app, EXIT_INTERNAL,
+				"capture required, but no capture: %s; "
+				"nothing was run",
+				err.msg);
+	fprintf(stderr,
+		"probe run: no packet capture (%s): runs store TCP_INFO "
+		"figures (source tcp_info)\n",
+		err.msg);
+	return EXIT_OK;
+}
+
 int cmd_run(int argc, char **argv, struct app *app)
 {
 	enum { OPT_JSON = OPT_CMD_BASE, OPT_PARALLEL, OPT_JITTER,
@@ -141,6 +243,7 @@ int cmd_run(int argc, char **argv, struct app *app)
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 		{ 0 } };
 	bool dry_run = false;
+	const char *iface = NULL;
 	unsigned long parallel = 1;
 	double jitter_ms = 0;
 	struct run_ctx rc = { .app = app };
@@ -153,7 +256,8 @@ int cmd_run(int argc, char **argv, struct app *app)
 			rc.json = true;
 			break;
 		case OPT_INTERFACE:
-			break; /* capture: issue 5 */
+			iface = optarg;
+			break;
 		case OPT_PARALLEL:
 			if (units_uint(optarg, 1, 1024, &parallel) < 0)
 				return cli_usage_error(
@@ -232,23 +336,12 @@ int cmd_run(int argc, char **argv, struct app *app)
 		       app->cfg.val[CONFIG_REGION],
 		       app->cfg.val[CONFIG_PROBE_ID], app->cfg.val[CONFIG_DB],
 		       parallel, jitter_ms);
+		print_capture_plan(plans, n, iface ? iface
+						   : app->cfg.val[CONFIG_INTERFACE]);
 		goto out;
 	}
-
-	/*
-	 * `capture required`: without capture a run would store figures the
-	 * scenario said it cannot do with.  This probe has no packet capture
-	 * yet (issue 5), so such a scenario is a capture-setup error, exit 3.
-	 */
-	for (size_t i = 0; i < n; i++)
-		if (plans[i].capture == SCN_CAPTURE_REQUIRED) {
-			ret = cli_fail(app, EXIT_INTERNAL,
-				       "%s: capture required, but this probe "
-				       "cannot capture packets yet (issue 5); "
-				       "nothing was run",
-				       plans[i].name);
-			goto out;
-		}
+	if ((ret = open_capture(&rc, plans, n, iface)) != EXIT_OK)
+		goto out;
 	jitter_sleep(jitter_ms);
 	char lockdir[4096];
 	snprintf(lockdir, sizeof(lockdir), "%s/locks",
@@ -278,13 +371,23 @@ int cmd_run(int argc, char **argv, struct app *app)
 	}
 	struct step_loop loop;
 	step_loop_init(&loop);
+	rc.loop = &loop;
+	rc.items = items;
+	rc.graces = calloc(n_ok + 1, sizeof(*rc.graces));
+	if (!rc.graces) {
+		step_loop_release(&loop);
+		ret = cli_fail(app, EXIT_INTERNAL, "out of memory");
+		goto out;
+	}
 	int r = step_exec_run(&loop, items, n_ok, (unsigned)parallel,
-			      on_run_done, &rc);
+			      run_capture_hooks(rc.cap), on_run_done, &rc);
 	step_loop_release(&loop);
 	if (r < 0)
 		raise_exit(&rc, EXIT_INTERNAL);
 	ret = rc.exit_code;
 out:
+	run_capture_close(rc.cap);
+	free(rc.graces);
 	for (size_t i = 0; i < n && plans; i++) {
 		if (locks && locks[i] >= 0)
 			close(locks[i]);

@@ -13,6 +13,8 @@ expect_match "$out" '^steps      6$' "plan counts the steps"
 expect_match "$out" "body 'user=\\\$\\{USER\\}&pw=\\\$\\{PASS\\}'" "variables shown unexpanded"
 expect_match "$out" 'header .X-CSRF: \$\{csrf\}' "extract variable shown unexpanded"
 expect_match "$out" '^run as     region eu-west-1, ' "dry-run shows the region it would use"
+expect_match "$out" '^capture    on the interfaces the routes use; filter at the start' "dry-run says where it would capture"
+expect_match "$out" 'filter at the start.*: .*10\.0\.0\.2' "and the filter holds the resolver"
 if grep -q -e hunter2 -e alice <<<"$out$err"; then not_ok "secret values never printed"; else ok "secret values never printed"; fi
 [ ! -e probe.db ] && ok "dry-run creates no store" || not_ok "dry-run creates no store"
 
@@ -34,11 +36,15 @@ env -u PASS USER=u "$PROBE" run --db "$T/x.db" scenarios/shop-checkout.scn >"$T/
 expect_rc 2 "a real run with an unset variable exits 2 before running"
 [ ! -e "$T/x.db" ] && ok "and creates no store" || not_ok "and creates no store"
 
+USER=u PASS=p run_probe run --dry-run --interface lo scenarios/shop-checkout.scn
+expect_match "$out" '^capture    on lo; ' "--interface shown"
+
 printf 'scenario req\ncapture required\ntcp 127.0.0.1:9\n' >"$T/req.scn"
-run_probe run --db "$T/req.db" --config /dev/null --region x "$T/req.scn"
-expect_rc 3 "capture required without capture: exit 3"
-expect_match "$err" "req: capture required, but this probe cannot capture packets yet" "and says why"
-expect_eq "$(sqlite3 "$T/req.db" 'SELECT count(*) FROM runs')" 0 "nothing was run or stored"
+cp "$T/req.scn" "$T/nopriv/" 2>/dev/null || { mkdir -p "$T/nopriv"; cp "$T/req.scn" "$T/nopriv/"; }
+run_probe_nopriv run --db "$T/nopriv/req.db" --spool "$T/nopriv/spool" --config /dev/null --region x "$T/nopriv/req.scn"
+expect_rc 3 "capture required without capture rights: exit 3"
+expect_match "$err" "capture required, but no capture: .*(ermission|denied|not permitted)" "and says why"
+expect_eq "$(sqlite3 "$T/nopriv/req.db" 'SELECT count(*) FROM runs' 2>/dev/null || echo 0)" 0 "nothing was run or stored"
 
 run_probe run --parallel 0 scenarios/demo.scn
 expect_rc 2 "--parallel 0 refused"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Without packet capture (every run until issue 5, and later runs without
-# capture rights) connections carry the kernel's TCP_INFO figures, marked
-# source=tcp_info: across a 10 ms each-way link rtt_ms is the 20 ms RTT;
+# Without capture rights (probe run as nobody, no capabilities) runs
+# complete and connections carry the kernel's TCP_INFO figures, marked
+# source=tcp_info, the run capture 'unavailable': across a 10 ms each-way
+# link rtt_ms is the 20 ms RTT;
 # when the bench drops the first SYN, the connection shows one SYN
 # retransmission and a connect time of the kernel's 1 s SYN timeout plus
 # the RTT.
@@ -21,15 +22,23 @@ tcp  demo.probe.test:$HTTPS_PORT name=tcp ip=4
 tls  demo.probe.test:$HTTPS_PORT name=tls ip=4
 http GET https://demo.probe.test:$HTTPS_PORT/ name=get ip=4 http=1.1 expect status=200
 EOF
+mkdir -p "$T/nopriv" && chmod 1777 "$T/nopriv" && chmod 711 "$T" &&
+	cp "$T/s.scn" "$T/nopriv/" && chmod 644 "$T/nopriv/s.scn"
 run() {
-	bench_exec 1 "$PROBE" run --json --db "$T/p.db" --spool "$T/spool" \
-		--region r1 --config /dev/null "$T/s.scn" >"$T/run.json" 2>"$T/err"
+	bench_exec 1 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		--inh-caps=-all --bounding-set=-all -- \
+		"$PROBE" run --json --db "$T/nopriv/p.db" --spool "$T/nopriv/spool" \
+		--region r1 --config /dev/null "$T/nopriv/s.scn" >"$T/run.json" 2>"$T/err"
 	rc=$? out=$(cat "$T/run.json") err=$(cat "$T/err")
 }
+expect_sql() { expect_eq "$(sql "$T/nopriv/p.db" "$1" 2>&1)" "$2" "$3"; }
 near() { awk -v g="$1" -v w="$2" -v t="$3" 'BEGIN { d = g - w; if (d < 0) d = -d; exit !(g != "" && d <= t) }'; }
 
 run
 expect_rc 0 "probe run across the link"
+expect_match "$err" "no packet capture \(.*\): runs store TCP_INFO figures" "it says it runs without capture"
+expect_eq "$(jget "r['capture']")" unavailable "JSON: capture unavailable"
+expect_sql "SELECT capture FROM runs" unavailable "the run is stored with capture 'unavailable'"
 for s in tcp tls get; do
 	expect_eq "$(jget "st('$s')['connections'][0]['source']")" tcp_info "$s: source tcp_info"
 	expect_eq "$(jget "st('$s')['connections'][0]['retrans']")" 0 "$s: no retransmissions"

@@ -31,6 +31,24 @@ run_probe() {
 	err=$(cat "$T/err")
 }
 
+# run_probe_nopriv ARGS...: run_probe without capture rights: as root,
+# as nobody with no capabilities (setpriv); otherwise as we are (an
+# unprivileged user has none).  Files it should write go in $T/nopriv
+# (world-writable).
+run_probe_nopriv() {
+	mkdir -p "$T/nopriv" && chmod 1777 "$T/nopriv" && chmod 711 "$T"
+	if [ "$(id -u)" -eq 0 ]; then
+		setpriv --reuid=nobody --regid=nogroup --clear-groups \
+			--inh-caps=-all --bounding-set=-all -- \
+			"$PROBE" "$@" >"$T/out" 2>"$T/err"
+	else
+		"$PROBE" "$@" >"$T/out" 2>"$T/err"
+	fi
+	rc=$?
+	out=$(cat "$T/out")
+	err=$(cat "$T/err")
+}
+
 # expect_rc WANT WHAT: checks the last run_probe's exit code.
 expect_rc() {
 	if [ "$rc" -eq "$1" ]; then ok "$2"; else

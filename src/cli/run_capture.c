@@ -1,0 +1,440 @@
+/*
+ * run_capture.c: the packet capture of one `probe run` (run_capture.h).
+ */
+#include "cli/run_capture.h"
+
+#include <arpa/inet.h>
+#include <math.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "analyze/an_run.h"
+#include "capture/cap_bpf.h"
+#include "capture/capture.h"
+#include "steps/tls_trace.h"
+#include "util/xalloc.h"
+
+#define RC_MAX_PORTS 16
+
+struct run_cap {
+	struct capture *cap;
+	struct step_hooks hooks;
+	struct cap_bpf_flow *ep;     /* the filter's endpoints */
+	size_t n_ep, cap_ep;
+	bool explicit_iface;         /* --interface: no other interface */
+	uint16_t dns_ports[RC_MAX_PORTS];
+	size_t n_dns_ports;
+	int64_t clock_off0_ns;       /* CLOCK_REALTIME - MONOTONIC at open */
+	uint64_t mono0_ns;
+	bool warned_iface;
+};
+
+static bool sa_to_addr(const struct sockaddr *sa, struct dec_addr *a,
+		       uint16_t *port)
+{
+	memset(a, 0, sizeof(*a));
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)sa;
+		a->family = 4;
+		memcpy(a->a, &s4->sin_addr, 4);
+		*port = ntohs(s4->sin_port);
+		return true;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+		a->family = 6;
+		memcpy(a->a, &s6->sin6_addr, 16);
+		*port = ntohs(s6->sin6_port);
+		return true;
+	}
+	return false;
+}
+
+static bool text_to_addr(const char *text, struct dec_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (inet_pton(AF_INET, text, a->a) == 1) {
+		a->family = 4;
+		return true;
+	}
+	if (inet_pton(AF_INET6, text, a->a) == 1) {
+		a->family = 6;
+		return true;
+	}
+	return false;
+}
+
+static int ep_add(struct cap_bpf_flow **v, size_t *n, size_t *cap,
+		  const struct dec_addr *a, uint16_t port, uint8_t proto,
+		  bool *added)
+{
+	*added = false;
+	for (size_t i = 0; i < *n; i++)
+		if ((*v)[i].port == port && (*v)[i].proto == proto &&
+		    (*v)[i].addr.family == a->family &&
+		    memcmp((*v)[i].addr.a, a->a, 16) == 0)
+			return 0;
+	if (xgrow(v, cap, *n + 1, sizeof(**v)) < 0)
+		return PE_NOMEM;
+	(*v)[*n].addr = *a;
+	(*v)[*n].port = port;
+	(*v)[*n].proto = proto;
+	(*n)++;
+	*added = true;
+	return 0;
+}
+
+/* A resolver: UDP and TCP on its port. */
+static int ep_add_dns(struct cap_bpf_flow **v, size_t *n, size_t *cap,
+		      const struct dec_addr *a, uint16_t port)
+{
+	bool added;
+	int r = ep_add(v, n, cap, a, port, 17, &added);
+	return r < 0 ? r : ep_add(v, n, cap, a, port, 6, &added);
+}
+
+/* The endpoints known before any step runs: the resolvers. */
+static int plan_endpoints(const struct scn_plan *plans, size_t n,
+			  struct cap_bpf_flow **v, size_t *nv, size_t *cap)
+{
+	bool system = false;
+	for (size_t i = 0; i < n; i++) {
+		const struct scn_plan *p = &plans[i];
+		system = system || p->n_resolvers == 0;
+		for (size_t k = 0; k < p->n_resolvers; k++) {
+			struct dec_addr a;
+			if (text_to_addr(p->resolvers[k].addr, &a) &&
+			    ep_add_dns(v, nv, cap, &a, p->resolvers[k].port) < 0)
+				return PE_NOMEM;
+		}
+		for (size_t s = 0; s < p->n_steps; s++) {
+			const struct scn_opts *o = &p->steps[s].opts;
+			struct dec_addr a;
+			if ((o->set & SCN_OPT_RESOLVER) &&
+			    text_to_addr(o->resolver.addr, &a) &&
+			    ep_add_dns(v, nv, cap, &a, o->resolver.port) < 0)
+				return PE_NOMEM;
+		}
+	}
+	if (system) {
+		struct sockaddr_storage ss[8];
+		size_t k = step_dns_system_servers(ss, 8);
+		for (size_t i = 0; i < k; i++) {
+			struct dec_addr a;
+			uint16_t port;
+			if (sa_to_addr((struct sockaddr *)&ss[i], &a, &port) &&
+			    ep_add_dns(v, nv, cap, &a, port) < 0)
+				return PE_NOMEM;
+		}
+	}
+	return 0;
+}
+
+char *run_capture_filter_text(const struct scn_plan *plans, size_t n,
+			      struct errbuf *err)
+{
+	struct cap_bpf_flow *v = NULL;
+	size_t nv = 0, cap = 0;
+	if (plan_endpoints(plans, n, &v, &nv, &cap) < 0) {
+		free(v);
+		errbuf_set(err, PE_NOMEM, "out of memory");
+		return NULL;
+	}
+	char *f = cap_bpf_build(v, nv, err);
+	free(v);
+	return f;
+}
+
+static int64_t clock_offset_ns(uint64_t *mono)
+{
+	struct timespec r, m;
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	clock_gettime(CLOCK_REALTIME, &r);
+	*mono = (uint64_t)m.tv_sec * 1000000000u + (uint64_t)m.tv_nsec;
+	return ((int64_t)r.tv_sec - (int64_t)m.tv_sec) * 1000000000 +
+	       ((int64_t)r.tv_nsec - (int64_t)m.tv_nsec);
+}
+
+/* A step is about to reach sa: into the filter (and its interface). */
+static void on_endpoint(void *ctx, uint8_t proto, const struct sockaddr *sa)
+{
+	struct run_cap *rc = ctx;
+	struct dec_addr a;
+	uint16_t port;
+	bool added;
+	struct errbuf err;
+	if (!sa_to_addr(sa, &a, &port) ||
+	    ep_add(&rc->ep, &rc->n_ep, &rc->cap_ep, &a, port, proto,
+		   &added) < 0 ||
+	    !added)
+		return;
+	char *f = cap_bpf_build(rc->ep, rc->n_ep, &err);
+	if (!f || capture_set_filter(rc->cap, f, &err) < 0)
+		fprintf(stderr, "probe run: capture filter: %s\n", err.msg);
+	free(f);
+	if (rc->explicit_iface)
+		return;
+	char name[IFNAMSIZ];
+	if (cap_iface_for(&a, name, &err) == 0 &&
+	    capture_add_iface(rc->cap, name, &err) < 0 && !rc->warned_iface) {
+		rc->warned_iface = true;
+		fprintf(stderr,
+			"probe run: cannot capture on %s as well (%s): "
+			"connections through it keep tcp_info figures\n",
+			name, err.msg);
+	}
+}
+
+struct run_cap *run_capture_open(const struct scn_plan *plans, size_t n,
+				     const char *iface, const char *user,
+				     struct errbuf *err)
+{
+	struct run_cap *rc = calloc(1, sizeof(*rc));
+	if (!rc) {
+		errbuf_set(err, PE_NOMEM, "out of memory");
+		return NULL;
+	}
+	rc->hooks.endpoint = on_endpoint;
+	rc->hooks.ctx = rc;
+	rc->dns_ports[rc->n_dns_ports++] = 53;
+	char *filter = NULL;
+	struct dec_addr *dests = NULL;
+	if (plan_endpoints(plans, n, &rc->ep, &rc->n_ep, &rc->cap_ep) < 0 ||
+	    !(dests = calloc(rc->n_ep + 1, sizeof(*dests)))) {
+		errbuf_set(err, PE_NOMEM, "out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < rc->n_ep; i++) {
+		dests[i] = rc->ep[i].addr;
+		bool seen = false;
+		for (size_t k = 0; k < rc->n_dns_ports; k++)
+			seen = seen || rc->dns_ports[k] == rc->ep[i].port;
+		if (!seen && rc->n_dns_ports < RC_MAX_PORTS)
+			rc->dns_ports[rc->n_dns_ports++] = rc->ep[i].port;
+	}
+	if (!(filter = cap_bpf_build(rc->ep, rc->n_ep, err)))
+		goto fail;
+	const char *ifs[1] = { iface };
+	struct capture_opts o = {
+		.ifaces = iface ? ifs : NULL,
+		.n_ifaces = iface ? 1 : 0,
+		.dests = dests,
+		.n_dests = rc->n_ep,
+		.filter = filter,
+	};
+	rc->explicit_iface = iface != NULL;
+	if (!(rc->cap = capture_open(&o, err)))
+		goto fail;
+	if (cap_priv_drop(user, err) < 0 || capture_start(rc->cap, err) < 0)
+		goto fail;
+	rc->clock_off0_ns = clock_offset_ns(&rc->mono0_ns);
+	free(filter);
+	free(dests);
+	return rc;
+fail:
+	free(filter);
+	free(dests);
+	run_capture_close(rc);
+	return NULL;
+}
+
+const struct step_hooks *run_capture_hooks(struct run_cap *rc)
+{
+	return rc ? &rc->hooks : NULL;
+}
+
+uint64_t run_capture_grace_ns(const struct run_rec *run)
+{
+	double rtt = 0;
+	for (size_t i = 0; i < run->n_steps; i++)
+		for (size_t k = 0; k < run->steps[i].n_conns; k++) {
+			const struct conn_rec *c = &run->steps[i].conns[k];
+			double v = !isnan(c->rtt_ms)       ? c->rtt_ms
+				   : !isnan(c->connect_ms) ? c->connect_ms
+							   : 0;
+			rtt = fmax(rtt, v);
+		}
+	double ms = RUN_CAPTURE_GRACE_MIN_MS + 2 * rtt;
+	if (ms > RUN_CAPTURE_GRACE_MAX_MS)
+		ms = RUN_CAPTURE_GRACE_MAX_MS;
+	return (uint64_t)(ms * 1e6);
+}
+
+static bool get_frame(void *ctx, size_t i, struct an_frame *out)
+{
+	struct capture *c = ctx;
+	const struct cap_pkt *p = capture_get(c, i);
+	if (!p)
+		return false;
+	out->ts_ns = p->ts_ns;
+	out->data = p->data;
+	out->caplen = p->caplen;
+	out->len = p->len;
+	out->linktype = p->linktype;
+	return true;
+}
+
+/* The run's TLS traces as the analyzer's hints (arrays malloc'ed). */
+static struct an_tls_hint *make_hints(const struct tls_trace_set *set,
+				      size_t *n)
+{
+	*n = 0;
+	if (!set || !set->n)
+		return NULL;
+	struct an_tls_hint *h = calloc(set->n, sizeof(*h));
+	if (!h)
+		return NULL;
+	for (size_t i = 0; i < set->n; i++) {
+		const struct tls_trace *t = set->v[i];
+		struct an_tls_hint *x = &h[*n];
+		if (t->truncated || !t->src[0] || !text_to_addr(t->src, &x->cli) ||
+		    !text_to_addr(t->dst, &x->srv))
+			continue;
+		x->cport = t->sport;
+		x->sport = t->dport;
+		uint8_t *it = malloc(t->n + 1), *ih = malloc(t->n + 1);
+		uint8_t *ot = malloc(t->n + 1);
+		uint32_t *mk = malloc((t->n_marks + 1) * sizeof(*mk));
+		if (!it || !ih || !ot || !mk) {
+			free(it), free(ih), free(ot), free(mk);
+			continue;
+		}
+		for (size_t k = 0; k < t->n; k++) {
+			const struct tls_record *r = &t->rec[k];
+			uint8_t type = r->inner ? r->inner : r->outer;
+			if (r->dir == TLS_DIR_IN) {
+				it[x->n_in] = type;
+				ih[x->n_in++] = r->hs_type;
+			} else {
+				ot[x->n_out++] = type;
+			}
+		}
+		if (t->n_marks)
+			memcpy(mk, t->marks, t->n_marks * sizeof(*mk));
+		x->in_type = it;
+		x->in_hs = ih;
+		x->out_type = ot;
+		x->resp_mark = mk;
+		x->n_marks = t->n_marks;
+		(*n)++;
+	}
+	return h;
+}
+
+static void free_hints(struct an_tls_hint *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free((void *)h[i].in_type);
+		free((void *)h[i].in_hs);
+		free((void *)h[i].out_type);
+		free((void *)h[i].resp_mark);
+	}
+	free(h);
+}
+
+static struct an_flow *make_flows(const struct step_flow *f, size_t n)
+{
+	struct an_flow *v = calloc(n + 1, sizeof(*v));
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		v[i].proto = f[i].proto;
+		sa_to_addr((const struct sockaddr *)&f[i].local, &v[i].local,
+			   &v[i].lport);
+		sa_to_addr((const struct sockaddr *)&f[i].remote, &v[i].remote,
+			   &v[i].rport);
+		static const uint8_t zero[16];
+		v[i].any_local = memcmp(v[i].local.a, zero,
+					v[i].local.family == 6 ? 16 : 4) == 0;
+	}
+	return v;
+}
+
+int run_capture_analyze(struct run_cap *rc, struct step_exec_item *item,
+			struct errbuf *err)
+{
+	struct run_rec *run = item->run;
+	size_t n_flows, n_hints;
+	const struct step_flow *sf = step_exec_item_flows(item, &n_flows);
+	struct an_flow *flows = make_flows(sf, n_flows);
+	struct an_tls_hint *hints =
+		make_hints(step_exec_item_traces(item), &n_hints);
+	if (!flows) {
+		free_hints(hints, n_hints);
+		return errbuf_set(err, PE_NOMEM, "out of memory");
+	}
+	struct an_run_in in = {
+		.run = run, .flows = flows, .n_flows = n_flows,
+		.hints = hints, .n_hints = n_hints,
+		.dns_ports = rc->dns_ports, .n_dns_ports = rc->n_dns_ports,
+		.n_frames = capture_count(rc->cap), .get = get_frame,
+		.ctx = rc->cap,
+	};
+	int ret = an_run_analyze(&in, err);
+	free(flows);
+	free_hints(hints, n_hints);
+	if (ret < 0) {
+		free(in.picked);
+		return ret;
+	}
+	run->capture = RUN_CAPTURE_ON;
+	struct capture_stats st;
+	capture_stats(rc->cap, &st);
+	int64_t cut = 0;
+	for (size_t i = 0; i < in.n_picked; i++) {
+		const struct cap_pkt *p = capture_get(rc->cap, in.picked[i]);
+		cut += p && p->cut;
+	}
+	run->capture_drops = (int64_t)st.dropped;
+	run->capture_truncated = cut + (int64_t)st.lost;
+	char detail[200];
+	if (st.dropped) {
+		snprintf(detail, sizeof(detail),
+			 "%llu packets dropped by the kernel or libpcap while "
+			 "this process captured: figures may lack evidence",
+			 (unsigned long long)st.dropped);
+		ret = an_run_finding(run, NULL, 0, "CAPTURE_DROPS", NULL, 0,
+				     detail);
+	}
+	if (ret == 0 && run->capture_truncated) {
+		snprintf(detail, sizeof(detail),
+			 "%lld of the run's packets kept headers only, %llu "
+			 "not kept (the capture ring's cap)",
+			 (long long)cut, (unsigned long long)st.lost);
+		ret = an_run_finding(run, NULL, 0, "CAPTURE_TRUNCATED", NULL,
+				     0, detail);
+	}
+	/* a step of the wall clock since the capture opened */
+	uint64_t mono;
+	int64_t off = clock_offset_ns(&mono);
+	double step_ms = fabs((double)(off - rc->clock_off0_ns)) / 1e6;
+	double allow = 1.0 + 0.0006 * (double)(mono - rc->mono0_ns) / 1e6;
+	if (ret == 0 && step_ms > allow) {
+		snprintf(detail, sizeof(detail),
+			 "the wall clock moved %.3f ms against the monotonic "
+			 "clock during the run: wire times are suspect",
+			 step_ms);
+		ret = an_run_finding(run, NULL, 0, "CLOCK_STEP", NULL, 0,
+				     detail);
+	}
+	free(in.picked);
+	if (ret < 0)
+		return errbuf_set(err, ret, "out of memory");
+	return 0;
+}
+
+void run_capture_close(struct run_cap *rc)
+{
+	if (!rc)
+		return;
+	if (rc->cap) {
+		capture_stop(rc->cap);
+		capture_free(rc->cap);
+	}
+	free(rc->ep);
+	free(rc);
+}

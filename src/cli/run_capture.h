@@ -1,0 +1,67 @@
+/*
+ * run_capture.h: the packet capture of one `probe run` process (DESIGN
+ * section 8), between the capture module, the steps and the analyzer.
+ *
+ *   open      one handle per interface the runs' known endpoints are
+ *             routed through (or --interface / config `interface`), the
+ *             filter of those endpoints (resolvers, literal addresses),
+ *             then privileges dropped (config `user` when root; every
+ *             capability otherwise), then the capture thread started;
+ *   hooks     every endpoint a step is about to reach joins the filter
+ *             before its first packet leaves (step_hooks.endpoint);
+ *   analyze   after a run ends and a grace (RUN_CAPTURE_GRACE_*: the
+ *             peers' last ACKs and FINs are one RTT away), its own
+ *             packets are picked and analyzed into its record;
+ *   close     the thread stopped, the ring freed.
+ */
+#ifndef PROBE_CLI_RUN_CAPTURE_H
+#define PROBE_CLI_RUN_CAPTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "scenario/scn_plan.h"
+#include "steps/step_exec.h"
+#include "util/err.h"
+
+/* grace = MIN + 2 x the run's largest RTT, at most MAX */
+#define RUN_CAPTURE_GRACE_MIN_MS 50
+#define RUN_CAPTURE_GRACE_MAX_MS 1000
+
+struct run_cap;
+
+/*
+ * The capture filter the plans start with (what --dry-run prints).
+ * Malloc'ed, or NULL with err.
+ */
+char *run_capture_filter_text(const struct scn_plan *plans, size_t n,
+			      struct errbuf *err);
+
+/*
+ * Open and start the capture.  iface: --interface or the config's (NULL:
+ * choose by route).  user: the config's `user` (NULL: none).  NULL with
+ * err when it cannot: PE_PERM (no capture rights) or PE_IO.
+ */
+struct run_cap *run_capture_open(const struct scn_plan *plans, size_t n,
+				     const char *iface, const char *user,
+				     struct errbuf *err);
+
+const struct step_hooks *run_capture_hooks(struct run_cap *rc);
+
+/* How long to wait after a run ended before analyzing it. */
+uint64_t run_capture_grace_ns(const struct run_rec *run);
+
+/*
+ * Analyze a finished run's packets into its record (capture 'on', wire
+ * figures, findings, drops and truncation).  Only between the run's end
+ * (plus the grace) and step_exec_run's return.
+ */
+int run_capture_analyze(struct run_cap *rc, struct step_exec_item *item,
+			struct errbuf *err) PE_WARN_UNUSED;
+
+/* Stop and free (NULL is fine). */
+void run_capture_close(struct run_cap *rc);
+
+#endif
