@@ -340,9 +340,10 @@ int cmd_run(int argc, char **argv, struct app *app)
 						   : app->cfg.val[CONFIG_INTERFACE]);
 		goto out;
 	}
+	jitter_sleep(jitter_ms);
+	/* after the jitter: no handle sits open while we sleep */
 	if ((ret = open_capture(&rc, plans, n, iface)) != EXIT_OK)
 		goto out;
-	jitter_sleep(jitter_ms);
 	char lockdir[4096];
 	snprintf(lockdir, sizeof(lockdir), "%s/locks",
 		 app->cfg.val[CONFIG_SPOOL]);

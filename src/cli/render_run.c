@@ -82,6 +82,68 @@ static void step_summary(FILE *out, const struct step_rec *s)
 	}
 }
 
+static const struct conn_rec *conn_by_key(const struct run_rec *run,
+					  uint32_t key)
+{
+	for (size_t i = 0; key && i < run->n_steps; i++)
+		for (size_t k = 0; k < run->steps[i].n_conns; k++)
+			if (run->steps[i].conns[k].key == key)
+				return &run->steps[i].conns[k];
+	return NULL;
+}
+
+static void fig(FILE *out, const char *name, double v, bool *first)
+{
+	if (isnan(v))
+		return;
+	fprintf(out, "%s%s %.2f ms", *first ? "" : ", ", name, v);
+	*first = false;
+}
+
+/* Under a step: what its packets said, and its findings. */
+static void wire_lines(FILE *out, const struct run_rec *run,
+		       const struct step_rec *s)
+{
+	for (size_t i = 0; i < s->n_exchanges; i++) {
+		const struct exchange_rec *x = &s->exchanges[i];
+		const struct conn_rec *c = conn_by_key(run, x->conn_key);
+		if (x->source != RUN_SOURCE_PCAP)
+			continue;
+		bool first = true;
+		fputs("        wire: ", out);
+		if (c)
+			fig(out, "rtt", c->rtt_ms, &first);
+		fig(out, "request_ack", x->request_ack_ms, &first);
+		if (x->ack_pattern && !first)
+			fprintf(out, " (%s)", run_ack_pattern_names[x->ack_pattern]);
+		fig(out, "ttfb", x->ttfb_wire_ms, &first);
+		fig(out, "think", x->think_ms, &first);
+		if (x->think_quality && !isnan(x->think_ms))
+			fprintf(out, " (%s)", run_quality_names[x->think_quality]);
+		fig(out, "transfer", x->transfer_ms, &first);
+		if (c && c->retrans > 0 && c->retrans != RUN_NULL_INT)
+			fprintf(out, ", %lld retransmissions",
+				(long long)c->retrans);
+		fputc('\n', out);
+	}
+	if (s->n_exchanges == 0) {
+		for (size_t k = 0; k < s->n_conns; k++) {
+			const struct conn_rec *c = &s->conns[k];
+			if (c->source != RUN_SOURCE_PCAP || isnan(c->rtt_ms))
+				continue;
+			fprintf(out, "        wire: rtt %.2f ms", c->rtt_ms);
+			if (!isnan(c->tls_server_ms))
+				fprintf(out, ", tls_server %.2f ms",
+					c->tls_server_ms);
+			fputc('\n', out);
+		}
+	}
+	for (size_t i = 0; i < s->n_findings; i++)
+		fprintf(out, "        %s %s %s\n", s->findings[i].code,
+			s->findings[i].packets ? s->findings[i].packets : "",
+			s->findings[i].detail ? s->findings[i].detail : "");
+}
+
 void render_run_table(FILE *out, const struct run_rec *run)
 {
 	size_t failed = 0, skipped = 0;
@@ -118,7 +180,13 @@ void render_run_table(FILE *out, const struct run_rec *run)
 		fputs("  ", out);
 		step_summary(out, s);
 		fputc('\n', out);
+		wire_lines(out, run, s);
 	}
+	for (size_t i = 0; i < run->n_findings; i++)
+		fprintf(out, "  run: %s %s %s\n", run->findings[i].code,
+			run->findings[i].packets ? run->findings[i].packets
+						 : "",
+			run->findings[i].detail ? run->findings[i].detail : "");
 }
 
 /* ---- JSON -------------------------------------------------------------- */

@@ -1,7 +1,7 @@
 /*
  * tls_trace.h: the order and inner type of every TLS record of every TLS
  * connection of a run, and the connection's session secrets, kept in
- * memory for the analyzer (issue 5) and for escalation pcaps (keylog on).
+ * memory for the analyzer (an_run.c) and for escalation pcaps (keylog on).
  *
  * Filled by OpenSSL's message callback (SSL_CTX_set_msg_callback: record
  * headers, inner content types of TLS 1.3 records, handshake messages,

@@ -62,6 +62,8 @@ echo
 if [ $rc -ne 2 ] && command -v sqlite3 >/dev/null; then
 	t=$(sqlite3 "$D/demo.db" "SELECT printf('%.2f', ttfb_ms) FROM steps WHERE name = 'slow' ORDER BY id DESC LIMIT 1")
 	say "the 'slow' step's TTFB: $t ms; the backend waits $((SLOW_MS + 5)) ms (nginx echo_sleep)"
+	w=$(sqlite3 "$D/demo.db" "SELECT printf('%.2f ms (source %s, %s)', e.think_ms, e.source, e.think_quality) FROM exchanges e JOIN steps s ON s.id = e.step_id WHERE s.name = 'slow' ORDER BY e.id DESC LIMIT 1")
+	say "its think time on the wire (TTFB minus one RTT, from the run's own packets): ${w:-none (no capture)}"
 fi
 if [ $rc -eq 2 ]; then
 	say "probe run exited 2 (see its message above)"
