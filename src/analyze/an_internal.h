@@ -14,6 +14,8 @@
 #define AN_MAX_TX 8       /* transmissions of a request's last byte kept */
 #define AN_MAX_ICMP 8     /* ICMP errors kept per connection */
 #define AN_BIG_SEG 1000   /* MTU_BLACKHOLE: a segment above this is large */
+#define AN_IDLE_NS (120ull * 1000000000ull) /* streaming: idle -> over */
+#define AN_SWEEP_NS 1000000000ull
 #define AN_CLOSED_KEEP_NS 1000000000ull /* a closed connection is kept 1 s
 					  * (capture time) for its last ACKs */
 

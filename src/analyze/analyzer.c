@@ -21,6 +21,7 @@ struct analyzer {
 	struct an_counts counts;
 	uint16_t dns_port_default;
 	bool finished;
+	uint64_t last_sweep_ns;   /* streaming: idle connections looked for */
 	uint64_t cut_frame[AN_MAX_FRAMES]; /* the first frames cut short */
 };
 
@@ -192,6 +193,30 @@ static void icmp_frame(struct analyzer *a, const struct dec_pkt *p,
 	}
 }
 
+/*
+ * Streaming: connections silent for AN_IDLE_NS of capture time are handed
+ * over too (a capture cut mid-connection, a peer that vanished), so a
+ * long capture holds only the connections still talking.  Looked for once
+ * per AN_SWEEP_NS, O(live connections).
+ */
+static int emit_idle(struct analyzer *a, uint64_t now_ns)
+{
+	int ret = 0;
+	struct an_cstate *c = a->live;
+	while (c) {
+		struct an_cstate *next = c->next;
+		if (!c->closed && c->f->last_ts_ns + AN_IDLE_NS < now_ns) {
+			struct flow *f = c->f;
+			int r = emit(a, c);
+			flow_table_remove(&a->ft, f);
+			if (r < 0 && ret == 0)
+				ret = r;
+		}
+		c = next;
+	}
+	return ret;
+}
+
 int analyzer_packet(struct analyzer *a, int linktype, const uint8_t *data,
 		    uint32_t caplen, uint32_t len, uint64_t ts_ns)
 {
@@ -206,6 +231,12 @@ int analyzer_packet(struct analyzer *a, int linktype, const uint8_t *data,
 		a->counts.invalid++;
 	if (a->closed_head && ts_ns > a->closed_head->closed_ts) {
 		int r = emit_closed(a, ts_ns, false);
+		if (r < 0)
+			return r;
+	}
+	if (a->o.streaming && ts_ns > a->last_sweep_ns + AN_SWEEP_NS) {
+		int r = emit_idle(a, ts_ns);
+		a->last_sweep_ns = ts_ns;
 		if (r < 0)
 			return r;
 	}

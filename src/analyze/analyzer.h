@@ -10,10 +10,12 @@
  *     each (dec_tls.c) and the request/response exchanges found on it;
  *   - DNS queries and their answers (an_dns.c);
  *   - ICMP errors, tied to the connection or query they quote.
- * A connection's results are handed to on_conn once it is over (RST, or
- * FIN both ways) when opts.streaming is set, and then freed, so memory
- * stays flat however long the capture is; every other connection, and the
- * DNS results, are handed over by analyzer_finish().
+ * With opts.streaming a connection's results are handed to on_conn a
+ * second (capture time) after it is over (RST, or FIN both ways and
+ * acknowledged: its last ACKs still count), or once it has been silent for
+ * two minutes, and then it is freed, so memory stays flat however long
+ * the capture is; every other connection, and the DNS results, are handed
+ * over by analyzer_finish().
  *
  * TLS records are classified (handshake, control, response) by the best
  * knowledge at hand, said by exchange quality:

@@ -141,8 +141,9 @@ static void copy_result(const struct an_conn *c, void *ctx)
 		d->ex[i].rec.method = d->ex[i].rec.url = NULL;
 }
 
-static void conv_init(struct conv *cv, uint16_t sport,
-		      const struct an_tls_hint *hints, size_t n_hints)
+static void conv_init_opts(struct conv *cv, uint16_t sport,
+			   const struct an_tls_hint *hints, size_t n_hints,
+			   bool streaming)
 {
 	memset(cv, 0, sizeof(*cv));
 	uint8_t c[4] = { 10, 0, 0, 1 }, s[4] = { 10, 0, 0, 2 };
@@ -155,9 +156,16 @@ static void conv_init(struct conv *cv, uint16_t sport,
 	cv->c.tsval = 100;
 	cv->s.tsval = 900;
 	struct an_opts o = { .on_conn = copy_result, .ctx = cv,
-			     .hints = hints, .n_hints = n_hints };
+			     .hints = hints, .n_hints = n_hints,
+			     .streaming = streaming };
 	cv->a = analyzer_new(&o);
 	assert_non_null(cv->a);
+}
+
+static void conv_init(struct conv *cv, uint16_t sport,
+		      const struct an_tls_hint *hints, size_t n_hints)
+{
+	conv_init_opts(cv, sport, hints, n_hints, false);
 }
 
 static void conv_finish(struct conv *cv)
@@ -174,12 +182,27 @@ static void conv_free(struct conv *cv)
 	analyzer_free(cv->a);
 }
 
-/* The handshake: SYN at 0, SYN/ACK at rtt, ACK at rtt. */
+/* The handshake: SYN at t, SYN/ACK and ACK at t + rtt. */
+static void handshake_at(struct conv *cv, double t, double rtt)
+{
+	seg(cv, t, true, S, NULL, 0);
+	seg(cv, t + rtt, false, S | A, NULL, 0);
+	seg(cv, t + rtt, true, A, NULL, 0);
+}
+
 static void handshake(struct conv *cv, double rtt)
 {
-	seg(cv, 0, true, S, NULL, 0);
-	seg(cv, rtt, false, S | A, NULL, 0);
-	seg(cv, rtt, true, A, NULL, 0);
+	handshake_at(cv, 0, rtt);
+}
+
+static void udp_frame(struct analyzer *a, bool query, const uint8_t *msg,
+		      size_t len, double ms);
+
+/* Some other traffic at time ms (time passes for the analyzer). */
+static void udp_noise(struct analyzer *a, double ms)
+{
+	static const uint8_t junk[4] = { 1, 2, 3, 4 };
+	udp_frame(a, true, junk, sizeof(junk), ms);
 }
 
 static const struct an_finding *finding(const struct an_conn *c,
@@ -599,6 +622,42 @@ static void test_nagle_stall(void **state)
 	conv_free(&cv);
 }
 
+/*
+ * Streaming: a closed connection is handed over a second after its last
+ * ACK, before the end of the capture, and a later one on the same ports
+ * is a connection of its own; an idle one after two minutes.
+ */
+static void test_streaming(void **state)
+{
+	(void)state;
+	struct conv cv;
+	conv_init_opts(&cv, 80, NULL, 0, true);
+	handshake(&cv, 20);
+	seg(&cv, 21, true, P | A, req, sizeof(req) - 1);
+	seg(&cv, 45, false, P | A, resp, sizeof(resp) - 1);
+	seg(&cv, 46, true, F | A, NULL, 0);
+	seg(&cv, 66, false, F | A, NULL, 0);
+	seg(&cv, 66.1, true, A, NULL, 0);
+	assert_int_equal(cv.n_got, 0);   /* kept a second for late ACKs */
+	seg(&cv, 500, true, A, NULL, 0); /* a late duplicate ACK: counted */
+	assert_int_equal(cv.n_got, 0);
+	/* 2 s later the same ports open again */
+	cv.c.seq += 100000;
+	handshake_at(&cv, 2066, 20);
+	assert_int_equal(cv.n_got, 1);
+	assert_int_equal(cv.got[0].n_ex, 1);
+	assert_int_equal(cv.got[0].last_frame, 9);
+	/* the second goes silent: handed over after two minutes */
+	seg(&cv, 2066 + 100000, false, A, NULL, 0); /* 100 s: still held */
+	assert_int_equal(cv.n_got, 1);
+	udp_noise(cv.a, 2066 + 250000);
+	assert_int_equal(cv.n_got, 2);
+	assert_int_equal(cv.got[1].first_frame, 10);
+	conv_finish(&cv);
+	assert_int_equal(cv.n_got, 2);
+	conv_free(&cv);
+}
+
 /* ---- DNS -------------------------------------------------------------------- */
 
 static void udp_frame(struct analyzer *a, bool query, const uint8_t *msg,
@@ -709,6 +768,7 @@ int main(void)
 		cmocka_unit_test(test_tcp_refused),
 		cmocka_unit_test(test_rst_midstream),
 		cmocka_unit_test(test_nagle_stall),
+		cmocka_unit_test(test_streaming),
 		cmocka_unit_test(test_dns),
 		cmocka_unit_test(test_garbage),
 	};
