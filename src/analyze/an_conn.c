@@ -223,8 +223,12 @@ static void client_app(struct an_cstate *c, uint64_t end, uint64_t frame,
 		c->cur.content_length = -1;
 		c->xs = AN_X_REQ;
 	}
-	if (c->xs != AN_X_REQ)
-		return; /* client control bytes answering the server's */
+	if (c->xs != AN_X_REQ && c->xs != AN_X_WAIT)
+		return;
+	/* more of the request after server bytes that were not the
+	 * response (an HTTP/2 HEADERS after the server's SETTINGS, a body
+	 * after 100 Continue): the request ends later */
+	c->xs = AN_X_REQ;
 	struct an_x *x = &c->cur;
 	x->req_end = end;
 	x->tx[0] = (struct an_tx){ frame, ts_ns, tsval, has_ts };
@@ -281,14 +285,22 @@ struct rec_ctx {
 	uint32_t tsval;
 };
 
+/* Does r arrive within the server's answer to the client's Finished
+ * (one RTT, plus a quarter of it or 2 ms)? */
+static bool in_fin_window(const struct an_cstate *c,
+			  const struct dec_tls_record *r)
+{
+	double rtt = c->f->rtt_ms;
+	double win = isnan(rtt) ? 5.0 : rtt + (rtt / 4 > 2.0 ? rtt / 4 : 2.0);
+	return c->client_fin_done && an__ms(c->cfin_ts, r->first_ts_ns) <= win;
+}
+
 /* The inferred ticket burst (no hint): see analyzer.h. */
 static bool looks_ticket(struct an_cstate *c, const struct dec_tls_record *r)
 {
 	if (!c->client_fin_done || c->n_ex > 0 || c->burst_n >= 4)
 		return false;
-	double rtt = c->f->rtt_ms;
-	double win = isnan(rtt) ? 5.0 : rtt + (rtt / 4 > 2.0 ? rtt / 4 : 2.0);
-	if (an__ms(c->cfin_ts, r->first_ts_ns) > win)
+	if (!in_fin_window(c, r))
 		return false;
 	if (r->length < 100 || r->length > 700)
 		return false;
@@ -340,6 +352,13 @@ static enum an_unit server_record_unit(struct an_cstate *c,
 			return AN_U_RESPONSE;
 		if (c->tls_version == 0x0304 && looks_ticket(c, r))
 			return AN_U_CONTROL;
+		/* an HTTP/2 server's SETTINGS comes first, unasked, with the
+		 * answer to our Finished; a response that early would mean a
+		 * server with no think time at all */
+		if (c->offered_h2 && !c->h2_settings && in_fin_window(c, r)) {
+			c->h2_settings = true;
+			return AN_U_CONTROL;
+		}
 		if (c->offered_h2 && r->length <= 64)
 			return AN_U_CONTROL; /* SETTINGS, WINDOW_UPDATE, PING */
 		return AN_U_RESPONSE;

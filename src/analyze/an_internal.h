@@ -104,6 +104,7 @@ struct an_cstate {
 	uint64_t ch_frame, ch_ts, sh_frame, sh_ts;
 	bool client_fin_done;     /* TLS 1.3: the client's Finished went */
 	uint64_t cfin_ts;
+	bool h2_settings;         /* inferred: the server's SETTINGS seen */
 	uint64_t burst_len;       /* inferred ticket burst: its record length */
 	unsigned burst_n;
 	bool tls_alert;
