@@ -29,7 +29,11 @@ struct flow_ent {
 	uint8_t fins_acked;    /* FIN_C, FIN_S: acknowledged by the peer */
 	uint32_t fin_end[2];   /* [0] client's, [1] server's: seq after FIN */
 	struct tcp_seq seq;    /* dir 0: client -> server */
+	size_t pos;            /* its index in t->v */
 };
+
+/* An index slot of a removed flow (probing goes on past it). */
+#define IDX_TOMB UINT32_MAX
 
 static size_t addr_len(const struct dec_addr *a)
 {
@@ -111,6 +115,8 @@ void flow_table_release(struct flow_table *t)
 	for (size_t i = 0; i < t->n; i++) {
 		/* the struct flow_ent (f is its first member) */
 		struct flow_ent *e = (struct flow_ent *)t->v[i];
+		if (!e)
+			continue; /* removed */
 		tcp_seq_release(&e->seq);
 		free(e);
 	}
@@ -120,21 +126,37 @@ void flow_table_release(struct flow_table *t)
 }
 
 /*
- * The slot of the tuple (a, ap, b, bp): the one holding it, or the empty
- * one where it would go.  idx_cap is a power of two, never full.
+ * The slot of the tuple (a, ap, b, bp): the one holding it, or where it
+ * would go (the first tombstone on the way, else the empty slot that
+ * ends the probe).  idx_cap is a power of two, never full: slots in use,
+ * tombstones included, are at most t->n (holes count), under half.
  */
 static size_t idx_slot(const struct flow_table *t, const struct dec_addr *a,
 		       uint16_t ap, const struct dec_addr *b, uint16_t bp)
 {
 	size_t mask = t->idx_cap - 1;
 	size_t i = tuple_hash(a, ap, b, bp) & mask;
+	size_t tomb = SIZE_MAX;
 	for (;;) {
 		uint32_t e = t->idx[i];
 		bool dir;
-		if (!e || flow_match(t->v[e - 1], a, ap, b, bp, &dir))
+		if (!e)
+			return tomb != SIZE_MAX ? tomb : i;
+		if (e == IDX_TOMB) {
+			if (tomb == SIZE_MAX)
+				tomb = i;
+		} else if (flow_match(t->v[e - 1], a, ap, b, bp, &dir)) {
 			return i;
+		}
 		i = (i + 1) & mask;
 	}
+}
+
+/* The flow a slot holds, or NULL (empty, tombstone). */
+static struct flow *slot_flow(const struct flow_table *t, size_t s)
+{
+	uint32_t e = t->idx[s];
+	return e && e != IDX_TOMB ? t->v[e - 1] : NULL;
 }
 
 /* Rebuild the index with ncap slots; -1 when out of memory. */
@@ -149,7 +171,7 @@ static int idx_grow(struct flow_table *t, size_t ncap)
 	t->idx_cap = ncap;
 	for (size_t i = 0; i < ocap; i++) {
 		uint32_t e = old[i];
-		if (!e)
+		if (!e || e == IDX_TOMB)
 			continue;
 		const struct flow *f = t->v[e - 1];
 		n[idx_slot(t, &f->cli, f->cport, &f->srv, f->sport)] = e;
@@ -208,7 +230,9 @@ static struct flow *flow_new(struct flow_table *t, const struct dec_pkt *p,
 	f->c2s.wscale = f->s2c.wscale = -1;
 	f->c2s.max_retrans_gap_ms = f->s2c.max_retrans_gap_ms = NAN;
 	tcp_seq_init(&e->seq);
+	e->pos = t->n;
 	t->v[t->n++] = f;
+	t->live++;
 	size_t s = idx_slot(t, &f->cli, f->cport, &f->srv, f->sport);
 	t->idx[s] = (uint32_t)t->n;
 	return f;
@@ -328,25 +352,42 @@ bool flow_closed(const struct flow *f)
 	       (e->fins == (FIN_C | FIN_S) && e->fins_acked == (FIN_C | FIN_S));
 }
 
-void flow_table_remove(struct flow_table *t, struct flow *f)
+/* Close the holes in v (insertion order kept) and rebuild the index. */
+static void compact(struct flow_table *t)
 {
-	size_t i = 0;
-	while (i < t->n && t->v[i] != f)
-		i++;
-	if (i == t->n)
-		return; /* not ours */
-	struct flow_ent *e = (struct flow_ent *)f;
-	tcp_seq_release(&e->seq);
-	free(e);
-	memmove(&t->v[i], &t->v[i + 1], (t->n - i - 1) * sizeof(*t->v));
-	t->n--;
-	/* entries hold 1 + an index into v: rebuild, newest flow last */
+	size_t k = 0;
+	for (size_t i = 0; i < t->n; i++) {
+		if (!t->v[i])
+			continue;
+		((struct flow_ent *)t->v[i])->pos = k;
+		t->v[k++] = t->v[i];
+	}
+	t->n = k;
+	t->holes = 0;
 	memset(t->idx, 0, t->idx_cap * sizeof(*t->idx));
+	/* in order, so that on port reuse the newest flow wins the slot */
 	for (size_t j = 0; j < t->n; j++) {
 		const struct flow *g = t->v[j];
 		t->idx[idx_slot(t, &g->cli, g->cport, &g->srv, g->sport)] =
 			(uint32_t)(j + 1);
 	}
+}
+
+void flow_table_remove(struct flow_table *t, struct flow *f)
+{
+	struct flow_ent *e = (struct flow_ent *)f;
+	if (!f || e->pos >= t->n || t->v[e->pos] != f)
+		return; /* not ours */
+	size_t s = idx_slot(t, &f->cli, f->cport, &f->srv, f->sport);
+	if (slot_flow(t, s) == f)
+		t->idx[s] = IDX_TOMB; /* else a newer flow of the tuple has it */
+	t->v[e->pos] = NULL;
+	t->live--;
+	t->holes++;
+	tcp_seq_release(&e->seq);
+	free(e);
+	if (t->holes > 64 && t->holes > t->live)
+		compact(t);
 }
 
 struct flow *flow_table_packet(struct flow_table *t, const struct dec_pkt *p,
@@ -365,8 +406,8 @@ struct flow *flow_table_packet(struct flow_table *t, const struct dec_pkt *p,
 	if (t->idx_cap) {
 		size_t s = idx_slot(t, &p->ip.src, p->sport, &p->ip.dst,
 				    p->dport);
-		if (t->idx[s]) {
-			f = t->v[t->idx[s] - 1];
+		if (slot_flow(t, s)) {
+			f = slot_flow(t, s);
 			flow_match(f, &p->ip.src, p->sport, &p->ip.dst,
 				   p->dport, &c2s);
 		}
@@ -378,7 +419,7 @@ struct flow *flow_table_packet(struct flow_table *t, const struct dec_pkt *p,
 	}
 	if (!f) {
 		/* idx holds 1 + an index into v in 32 bits */
-		if (t->n >= t->max_flows || t->n >= UINT32_MAX - 1) {
+		if (t->live >= t->max_flows || t->n >= UINT32_MAX - 2) {
 			t->overflow++;
 			return NULL;
 		}

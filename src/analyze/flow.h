@@ -96,8 +96,14 @@ struct flow {
 };
 
 struct flow_table {
-	struct flow **v;         /* insertion order */
+	/*
+	 * Insertion order.  After flow_table_remove() an entry may be NULL
+	 * (a hole) until the table compacts itself, once holes outnumber
+	 * the flows: skip NULLs when walking v[0..n).
+	 */
+	struct flow **v;
 	size_t n, cap;
+	size_t live, holes;      /* n = live + holes */
 	size_t max_flows;
 	uint64_t overflow;       /* packets of connections not tracked */
 	/* open-addressing index over v, for lookups by 5-tuple */
@@ -135,9 +141,10 @@ struct flow *flow_table_packet(struct flow_table *t, const struct dec_pkt *p,
 bool flow_closed(const struct flow *f);
 
 /*
- * Remove f from t and free it (f is invalid afterwards).  The others keep
- * their insertion order; the index is rebuilt, O(number of flows).  A
- * later segment of the same tuple starts a new (mid-stream) flow.
+ * Remove f from t and free it (f is invalid afterwards): O(1) amortized
+ * (its slot becomes a tombstone, its v entry a hole; holes are closed in
+ * one pass when they outnumber the live flows).  A later segment of the
+ * same tuple starts a new (mid-stream) flow.
  */
 void flow_table_remove(struct flow_table *t, struct flow *f);
 

@@ -136,6 +136,8 @@ static void print_flows(const struct flow_table *t)
 	static const char *const rst[] = { "none", "client", "server" };
 	for (size_t i = 0; i < t->n; i++) {
 		const struct flow *f = t->v[i];
+		if (!f)
+			continue; /* removed (never, here) */
 		char c[64], sv[64], rtt[32];
 		if (isnan(f->rtt_ms))
 			snprintf(rtt, sizeof(rtt), "-");
@@ -190,6 +192,8 @@ static void tcp_counts(const struct flow_table *t)
 	uint64_t v[2][10];
 	memset(v, 0, sizeof(v));
 	for (size_t i = 0; i < t->n; i++) {
+		if (!t->v[i])
+			continue;
 		const struct flow_side *sd[2] = { &t->v[i]->c2s,
 						  &t->v[i]->s2c };
 		for (int d = 0; d < 2; d++) {
