@@ -88,7 +88,7 @@ void an__conn_free(struct an_cstate *c)
 	free(c);
 }
 
-/* ---- exchanges -------------------------------------------------------- */
+/* ---- exchanges ----------------------------------------------------- */
 
 /* The RTT behind an exchange's think time (DESIGN section 5). */
 static double exchange_rtt(const struct an_cstate *c)
@@ -370,9 +370,10 @@ static enum an_unit server_record_unit(struct an_cstate *c,
  * Is the client's k-th record (application data on the wire) part of a
  * request?  With the run's record order: when its inner type is 23.
  * (HTTP/2 control frames are application data to OpenSSL too: see
- * AN_H2_MIN_REQ.)  Otherwise TLS 1.3 records shorter than AN_TLS13_MIN_REQ are an alert
- * (close_notify: 2 bytes + type + 16-byte tag = 19) or an HTTP/2 control
- * frame, never a request (the smallest HEADERS frame makes 9 + 1 + 17).
+ * AN_H2_MIN_REQ.)  Otherwise TLS 1.3 records shorter than
+ * AN_TLS13_MIN_REQ are an alert (close_notify: 2 bytes + type + 16-byte
+ * tag = 19) or an HTTP/2 control frame, never a request (the smallest
+ * HEADERS frame makes 9 + 1 + 17).
  */
 #define AN_TLS13_MIN_REQ 27
 /* HTTP/2 control frames the client sends (SETTINGS ACK, WINDOW_UPDATE,
@@ -777,7 +778,7 @@ int an__conn_segment(struct an_cstate *c, const struct dec_pkt *p,
 	return 0;
 }
 
-/* ---- results -------------------------------------------------------------- */
+/* ---- results ------------------------------------------------------- */
 
 static char *addr_text(const struct dec_addr *a)
 {

@@ -148,7 +148,7 @@ static int open_handle(struct capture *c, const char *name,
 	if (!(p = pcap_create(name, ebuf)))
 		return errbuf_set(err, PE_IO, "capture on %s: %s", name, ebuf);
 	if (pcap_set_snaplen(p, CAPTURE_SNAPLEN) ||
-	    pcap_set_immediate_mode(p, 1) ||
+	    pcap_set_timeout(p, CAPTURE_BLOCK_MS) ||
 	    pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO) ||
 	    pcap_set_buffer_size(p, CAPTURE_BUFFER)) {
 		ret = errbuf_set(err, PE_IO, "capture on %s: %s", name,

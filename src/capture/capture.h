@@ -30,7 +30,7 @@
  * Privileges, measured on this Debian 12 machine (kernel 6.18, libpcap
  * 1.10.3), running as `nobody` with file capabilities on the binary:
  * `setcap cap_net_raw+ep` alone is enough for everything capture does here
- * (AF_PACKET socket, TPACKET_V3 ring, 32 MiB buffer, BPF filters, stats,
+ * (AF_PACKET socket, TPACKET_V3 ring, 4 MiB buffer, BPF filters, stats,
  * on lo and eth0, still capturing after cap_priv_drop); CAP_NET_ADMIN is not
  * needed (tests/integration/0620-capture.sh runs with cap_net_raw alone).
  * Without either, pcap_activate fails with "Operation not permitted"
@@ -55,16 +55,22 @@
 #define CAPTURE_RING_DEFAULT ((size_t)64 << 20) /* soft cap, bytes */
 #define CAPTURE_SNAPLEN 262144
 /*
- * The kernel ring per handle.  4 MiB dropped 2-6 of ~370 frames of a
- * bursty bench run (0710: 30 kB answers at 5 ms one-way, a forwarder at
- * SCHED_FIFO on one of two cores): with offloads on an interface libpcap
- * sizes TPACKET frames for 64 KiB, so 4 MiB is few blocks, and the
- * reader thread is not always on a core when a burst lands.  32 MiB (what
- * the bench's tcpdump uses) dropped none in repeated runs.  Pages are
- * only resident once the kernel has written to them: a short run's RSS
- * does not grow by the whole ring.
+ * The kernel ring per handle, and how it is read.  Not immediate mode:
+ * libpcap then uses TPACKET_V2, whose slots are sized for the largest
+ * frame (64 KiB on an interface with offloads), so 4 MiB is 64 frames,
+ * and a bursty bench run (0710: 30 kB answers at 5 ms one-way, the
+ * forwarder at SCHED_FIFO on one of two cores) lost 2-6 of ~370 frames
+ * whenever the reader thread was off its core for a burst; 32 MiB lost
+ * none but made the process 145 MB resident (the ring is allocated and
+ * mapped whole, per interface).  TPACKET_V3 (immediate mode off) packs
+ * frames into blocks by their real size and hands a block over when it is
+ * full or CAPTURE_BLOCK_MS after its first frame: 2 MiB and 4 MiB lost
+ * nothing in the same runs, 4 MiB costs ~8 MB resident per interface.
+ * The delay does not matter: runs are analyzed after a grace of at least
+ * 50 ms, and timestamps are the kernel's either way.
  */
-#define CAPTURE_BUFFER ((int)32 << 20)
+#define CAPTURE_BLOCK_MS 1
+#define CAPTURE_BUFFER ((int)4 << 20)
 #define CAPTURE_MAX_IFACES 32                   /* beyond: PE_LIMIT */
 #define CAPTURE_POLL_MS 100
 
@@ -101,9 +107,9 @@ struct capture_opts {
 struct capture;
 
 /*
- * Open one pcap handle per chosen interface: snaplen 262144, immediate
- * mode, nanosecond timestamps, 32 MiB kernel buffer, the filter,
- * non-blocking.  Nothing is read until capture_start().  Returns NULL
+ * Open one pcap handle per chosen interface: snaplen 262144, 1 ms blocks
+ * (not immediate mode), nanosecond timestamps, 4 MiB kernel buffer, the
+ * filter, non-blocking.  Nothing is read until capture_start().  Returns NULL
  * with err: PE_PERM when the process lacks capture rights (pcap's message
  * in err), PE_NOTFOUND when no interface could be chosen, PE_INVAL for a
  * filter pcap rejects, PE_LIMIT, PE_NOMEM, PE_IO for other failures.
