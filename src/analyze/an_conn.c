@@ -90,14 +90,22 @@ void an__conn_free(struct an_cstate *c)
 
 /* ---- exchanges ----------------------------------------------------- */
 
-/* The RTT behind an exchange's think time (DESIGN section 5). */
+/*
+ * The RTT behind an exchange's think time (DESIGN section 5): the
+ * handshake's for the first exchange; on a reused connection the
+ * smallest bare ACK of fresh client data, unless that is a delayed ACK
+ * (AN_DELACK_MIN_MS more than the handshake's RTT: then the handshake's).
+ * Without a handshake in the capture, the smallest bare ACK as it is.
+ */
+#define AN_DELACK_MIN_MS 20.0
 static double exchange_rtt(const struct an_cstate *c)
 {
-	if (c->n_ex == 0 && !isnan(c->f->rtt_ms))
-		return c->f->rtt_ms;
-	if (!isnan(c->ack_rtt_min))
-		return c->ack_rtt_min;
-	return c->f->rtt_ms;
+	double hs = c->f->rtt_ms, ack = c->ack_rtt_min;
+	if (c->n_ex == 0 && !isnan(hs))
+		return hs;
+	if (!isnan(ack) && (isnan(hs) || ack <= hs + AN_DELACK_MIN_MS))
+		return ack;
+	return !isnan(hs) ? hs : ack;
 }
 
 /* Which transmission of the request's last byte the server answered. */
@@ -192,7 +200,14 @@ static void close_exchange(struct an_cstate *c)
 		const struct an_tx *t = answered_tx(x, rtt, &measured);
 		bool exact = measured && (!c->c2s.tls.records || c->hint ||
 					  c->decrypted);
-		r->ttfb_wire_ms = an__ms(t->ts_ns, x->resp_ts_ns);
+		/* the server could answer only once every request byte was
+		 * in: a retransmission of earlier bytes after the last
+		 * byte's copy starts the clock then */
+		uint64_t from = t->ts_ns;
+		if (x->fill_frame && x->fill_ts > from &&
+		    (!x->ack_frame || x->fill_ts <= x->ack_ts_ns))
+			from = x->fill_ts;
+		r->ttfb_wire_ms = an__ms(from, x->resp_ts_ns);
 		r->ttfb_wire_quality = exact ? RUN_QUALITY_MEASURED
 					     : RUN_QUALITY_INFERRED;
 		if (!isnan(rtt)) {
@@ -212,13 +227,15 @@ static void close_exchange(struct an_cstate *c)
 	c->n_ex++;
 }
 
-static void client_app(struct an_cstate *c, uint64_t end, uint64_t frame,
-		       uint64_t ts_ns, bool has_ts, uint32_t tsval)
+static void client_app(struct an_cstate *c, uint64_t start, uint64_t end,
+		       uint64_t frame, uint64_t ts_ns, bool has_ts,
+		       uint32_t tsval)
 {
 	if (c->xs == AN_X_IDLE || c->xs == AN_X_RESP) {
 		close_exchange(c);
 		memset(&c->cur, 0, sizeof(c->cur));
 		c->cur.req_first_frame = frame;
+		c->cur.req_start = start;
 		c->cur.status = -1;
 		c->cur.content_length = -1;
 		c->xs = AN_X_REQ;
@@ -506,9 +523,9 @@ static void on_record(const struct dec_tls_record *r, void *vctx)
 				uint64_t end = d->gaps || d->tls.resyncs
 						       ? d->next
 						       : d->rec_end;
-				client_app(c, end, r->last_frame,
-					   r->last_ts_ns, rc->has_ts,
-					   rc->tsval);
+				client_app(c, end - DEC_TLS_HDR - r->length,
+					   end, r->last_frame, r->last_ts_ns,
+					   rc->has_ts, rc->tsval);
 			}
 			return;
 		}
@@ -531,8 +548,9 @@ static void on_record(const struct dec_tls_record *r, void *vctx)
 			 * stream has had no hole, else the segment's end */
 			uint64_t end = d->gaps || d->tls.resyncs ? d->next
 								 : d->rec_end;
-			client_app(c, end, r->last_frame, r->last_ts_ns,
-				   rc->has_ts, rc->tsval);
+			client_app(c, end - DEC_TLS_HDR - r->length, end,
+				   r->last_frame, r->last_ts_ns, rc->has_ts,
+				   rc->tsval);
 		}
 		return;
 	}
@@ -588,7 +606,7 @@ static void deliver(struct an_cstate *c, bool c2s, const uint8_t *data,
 	}
 	if (c2s) {
 		bool fresh = c->xs == AN_X_IDLE || c->xs == AN_X_RESP;
-		client_app(c, off + len, frame, ts, has_ts, tsval);
+		client_app(c, off, off + len, frame, ts, has_ts, tsval);
 		if (fresh && data)
 			c->cur.req_head = dec_http_is_head_request(data, len);
 		return;
@@ -674,6 +692,13 @@ static void payload(struct an_cstate *c, const struct dec_pkt *p, bool c2s,
 	bool has_ts = p->tcp.has_ts;
 	uint32_t tsval = p->tcp.ts_val;
 
+	/* a retransmission of earlier request bytes (not the last one's) */
+	if (c2s && c->xs != AN_X_IDLE && c->cur.req_end && end <= d->next &&
+	    off >= c->cur.req_start && end < c->cur.req_end &&
+	    !c->cur.ack_frame) {
+		c->cur.fill_frame = frame;
+		c->cur.fill_ts = ts;
+	}
 	/* a further transmission of the request's last byte */
 	if (c2s && c->xs != AN_X_IDLE && c->cur.req_end &&
 	    off < c->cur.req_end && c->cur.req_end <= end &&
@@ -723,6 +748,17 @@ int an__conn_segment(struct an_cstate *c, const struct dec_pkt *p,
 	int side = c2s ? 0 : 1;
 	if (ack && ack_off > c->max_ack[!side])
 		c->max_ack[!side] = ack_off;
+	if (info->seq.retrans && !info->seq.fast_retrans &&
+	    !isnan(info->seq.retrans_gap_ms) &&
+	    info->seq.retrans_gap_ms >= AN_RTO_MIN_MS) {
+		/* a timeout's retransmission: RTO_SPIKE evidence (the 3 RTT
+		 * margin is applied when the RTT is known, in an_find.c) */
+		if (c->rto_n[side] < AN_MAX_TX)
+			c->rto_frame[side][c->rto_n[side]] = frame;
+		c->rto_n[side]++;
+		if (info->seq.retrans_gap_ms > c->rto_gap_ms[side])
+			c->rto_gap_ms[side] = info->seq.retrans_gap_ms;
+	}
 	if (info->seq.retrans && claimed > AN_BIG_SEG && d->have_base) {
 		if (c->big_rtx[side] < AN_MAX_TX)
 			c->big_rtx_frame[side][c->big_rtx[side]] = frame;

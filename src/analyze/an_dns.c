@@ -55,6 +55,8 @@ void an__dns_packet(struct an_dns_table *t, const struct dec_pkt *p,
 		struct an_dns *q = find(t, &p->ip.src, p->sport, &p->ip.dst,
 					p->dport, &m, tcp);
 		if (q && q->answer_frame == 0) {
+			if (q->tries < 8)
+				q->try_frame[q->tries] = frame;
 			q->tries++;
 			return;
 		}
@@ -86,6 +88,7 @@ void an__dns_packet(struct an_dns_table *t, const struct dec_pkt *p,
 						  : sizeof(m.qname));
 		q->qname[sizeof(q->qname) - 1] = '\0';
 		q->query_frame = frame;
+		q->try_frame[0] = frame;
 		q->query_ts_ns = ts_ns;
 		q->tries = 1;
 		q->rcode = -1;

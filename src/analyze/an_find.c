@@ -12,8 +12,10 @@
  *   NAGLE_STALL       a server segment after the request waited >= 20 ms
  *                     for our (delayed) ACK, and the response's first byte
  *                     arrived within RTT + 3 ms of that ACK
- *   RTO_SPIKE         a retransmission >= 200 ms (Linux's minimum RTO)
- *                     and >= 3 RTT after the original
+ *   RTO_SPIKE         a retransmission that is not a fast one, >= 200 ms
+ *                     (Linux's minimum RTO) and >= 3 RTT after the
+ *                     original; its frames are those retransmissions
+ *   SLOW_SERVER's think_ms excludes a NAGLE_STALL's wait for our ACK
  *   MTU_BLACKHOLE     >= 2 retransmissions of segments over 1000 bytes
  *                     never acknowledged, while smaller ones were
  *   TLS_HANDSHAKE_TIMEOUT  a ClientHello with no ServerHello in 1 s or
@@ -139,16 +141,16 @@ static int find_loss(const struct an_cstate *c, struct an_conn *out)
 	}
 	double rtt = f->rtt_ms;
 	for (int s = 0; ret == 0 && s < 2; s++) {
-		const struct flow_side *d = s ? i : o;
-		double gap = d->max_retrans_gap_ms;
-		if (isnan(gap) || gap < 200.0 || (!isnan(rtt) && gap < 3 * rtt))
+		double gap = c->rto_gap_ms[s];
+		if (!c->rto_n[s] || (!isnan(rtt) && gap < 3 * rtt))
 			continue;
-		ret = an__finding_add(out, "RTO_SPIKE", -1, d->retrans_frame,
-				      d->n_retrans_frame,
-				      "a %s segment was retransmitted %.1f ms "
-				      "after its original (a timeout, not a "
-				      "fast retransmission)",
-				      s ? "server" : "client", gap);
+		unsigned n = c->rto_n[s] < AN_MAX_TX ? c->rto_n[s] : AN_MAX_TX;
+		ret = an__finding_add(out, "RTO_SPIKE", -1, c->rto_frame[s], n,
+				      "%u %s segment(s) retransmitted on a "
+				      "timeout, up to %.1f ms after the "
+				      "original",
+				      c->rto_n[s], s ? "server" : "client",
+				      gap);
 		break;
 	}
 	if (ret == 0 && o->zero_window + i->zero_window > 0) {
@@ -238,6 +240,19 @@ static int find_tls(const struct an_cstate *c, struct an_conn *out)
 	return ret;
 }
 
+/* How long a NAGLE_STALL held the response (0 when there was none). */
+static double nagle_wait(const struct an_exchange *e)
+{
+	if (!e->pre_seg_frame || !e->pre_ack_frame || !e->resp_frame ||
+	    isnan(e->rtt_ms))
+		return 0;
+	double waited = an__ms(e->pre_seg_ts_ns, e->pre_ack_ts_ns);
+	double release = an__ms(e->pre_ack_ts_ns, e->resp_ts_ns);
+	if (waited < 20.0 || release > e->rtt_ms + 3.0 || release < 0)
+		return 0;
+	return waited;
+}
+
 static int find_exchange(const struct an_cstate *c, struct an_conn *out,
 			 size_t i)
 {
@@ -248,7 +263,10 @@ static int find_exchange(const struct an_cstate *c, struct an_conn *out,
 	if (!isnan(r->think_ms) && !isnan(r->ttfb_wire_ms)) {
 		double net = r->ttfb_wire_ms - r->think_ms;
 		uint64_t fr[2] = { e->req_frame, e->resp_frame };
-		if (r->think_ms >= 50.0 && r->think_ms > net)
+		/* time the answer waited for our delayed ACK (NAGLE_STALL)
+		 * is the server's TCP, not its application: not think */
+		double own = r->think_ms - nagle_wait(e);
+		if (own >= 50.0 && own > net)
 			ret = an__finding_add(out, "SLOW_SERVER", xi, fr, 2,
 					      "server %.1f ms of %.1f ms to "
 					      "the first byte (network %.1f "
@@ -292,13 +310,10 @@ static int find_exchange(const struct an_cstate *c, struct an_conn *out,
 static int find_nagle(const struct an_exchange *e, struct an_conn *out,
 		      int xi)
 {
-	if (!e->pre_seg_frame || !e->pre_ack_frame || !e->resp_frame ||
-	    isnan(e->rtt_ms))
+	double waited = nagle_wait(e);
+	if (waited == 0)
 		return 0;
-	double waited = an__ms(e->pre_seg_ts_ns, e->pre_ack_ts_ns);
 	double release = an__ms(e->pre_ack_ts_ns, e->resp_ts_ns);
-	if (waited < 20.0 || release > e->rtt_ms + 3.0 || release < 0)
-		return 0;
 	uint64_t fr[3] = { e->pre_seg_frame, e->pre_ack_frame,
 			   e->resp_frame };
 	return an__finding_add(out, "NAGLE_STALL", xi, fr, 3,

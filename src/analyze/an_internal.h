@@ -14,6 +14,7 @@
 #define AN_MAX_TX 8       /* transmissions of a request's last byte kept */
 #define AN_MAX_ICMP 8     /* ICMP errors kept per connection */
 #define AN_BIG_SEG 1000   /* MTU_BLACKHOLE: a segment above this is large */
+#define AN_RTO_MIN_MS 200.0 /* RTO_SPIKE: Linux's minimum RTO */
 #define AN_IDLE_NS (120ull * 1000000000ull) /* streaming: idle -> over */
 #define AN_SWEEP_NS 1000000000ull
 #define AN_CLOSED_KEEP_NS 1000000000ull /* a closed connection is kept 1 s
@@ -60,7 +61,11 @@ enum an_xstate { AN_X_IDLE, AN_X_REQ, AN_X_WAIT, AN_X_RESP };
 /* One exchange being followed. */
 struct an_x {
 	uint64_t req_first_frame;
+	uint64_t req_start;       /* client stream offset of its first byte */
 	uint64_t req_end;         /* client stream offset after its last byte */
+	/* the latest retransmission of earlier request bytes (a hole the
+	 * server waited for before it could answer) */
+	uint64_t fill_frame, fill_ts;
 	struct an_tx tx[AN_MAX_TX];
 	unsigned n_tx;
 	uint64_t ack_frame, ack_ts_ns;
@@ -117,6 +122,10 @@ struct an_cstate {
 	struct an_exchange *ex;
 	size_t n_ex, cap_ex;
 	uint64_t ex_overflow;
+	/* timeout retransmissions (RTO_SPIKE evidence), per direction */
+	unsigned rto_n[2];
+	uint64_t rto_frame[2][AN_MAX_TX];
+	double rto_gap_ms[2];     /* the largest gap among them */
 	/* min RTT of bare immediate ACKs of client data (reused conns) */
 	double ack_rtt_min;
 	uint64_t last_c2s_data_ts, last_c2s_data_end;

@@ -320,7 +320,8 @@ size_t analyzer_findings(const struct analyzer *a, struct an_finding *out,
 			snprintf(f->detail, sizeof(f->detail),
 				 "%.200s: %u queries, no answer", q->qname,
 				 q->tries);
-			f->frames[f->n_frames++] = q->query_frame;
+			for (unsigned k = 0; k < q->tries && k < 8; k++)
+				f->frames[f->n_frames++] = q->try_frame[k];
 		} else if (q->tc) {
 			f->code = "DNS_TRUNCATED";
 			snprintf(f->detail, sizeof(f->detail),

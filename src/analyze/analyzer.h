@@ -119,6 +119,7 @@ struct an_dns {
 	uint16_t id, qtype;
 	char qname[256];
 	uint64_t query_frame, answer_frame; /* 0: none */
+	uint64_t try_frame[8];              /* every try's query (up to 8) */
 	uint64_t query_ts_ns, answer_ts_ns;
 	unsigned tries;                     /* queries sent (1 + retries) */
 	int rcode;                          /* -1 no answer */
