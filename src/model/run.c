@@ -95,6 +95,13 @@ void pcap_rec_init(struct pcap_rec *p)
 	p->bytes = RUN_NULL_INT;
 }
 
+void thresh_rec_init(struct thresh_rec *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->value = t->limit_value = NAN;
+	t->baseline_n = RUN_NULL_INT;
+}
+
 void run_rec_init(struct run_rec *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -168,7 +175,17 @@ void pcap_rec_release(struct pcap_rec *p)
 	free(p->created_at);
 	free(p->expires_at);
 	free(p->pruned_at);
+	free(p->reason);
 	pcap_rec_init(p);
+}
+
+void thresh_rec_release(struct thresh_rec *t)
+{
+	free(t->threshold);
+	free(t->metric);
+	free(t->step);
+	free(t->note);
+	thresh_rec_init(t);
 }
 
 void run_rec_release(struct run_rec *r)
@@ -183,6 +200,9 @@ void run_rec_release(struct run_rec *r)
 		pcap_rec_release(r->pcap);
 		free(r->pcap);
 	}
+	for (size_t i = 0; i < r->n_thresholds; i++)
+		thresh_rec_release(&r->thresholds[i]);
+	free(r->thresholds);
 	free(r->steps);
 	free(r->conns);
 	free(r->findings);
@@ -244,6 +264,9 @@ DEFINE_ADD(run_rec_add_conn, struct run_rec, run, struct conn_rec, conns,
 DEFINE_ADD(run_rec_add_finding, struct run_rec, run, struct finding_rec,
 	   findings, n_findings, cap_findings, RUN_MAX_FINDINGS,
 	   finding_rec_init, (void)0)
+DEFINE_ADD(run_rec_add_thresh, struct run_rec, run, struct thresh_rec,
+	   thresholds, n_thresholds, cap_thresholds, RUN_MAX_THRESHOLDS,
+	   thresh_rec_init, (void)0)
 DEFINE_ADD(step_rec_add_cert, struct step_rec, step, struct cert_rec, certs,
 	   n_certs, cap_certs, RUN_MAX_CERTS, cert_rec_init,
 	   e->depth = (int64_t)step->n_certs - 1)

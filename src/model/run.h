@@ -43,6 +43,7 @@
 #define RUN_MAX_CONNS 4096         /* connections of a step (or the run) */
 #define RUN_MAX_EXCHANGES 4096     /* exchanges of a step */
 #define RUN_MAX_FINDINGS 4096      /* findings of a step (or the run) */
+#define RUN_MAX_THRESHOLDS 256     /* thresholds of a run */
 #define RUN_MAX_PACKETS 4096       /* frame numbers of a finding */
 #define RUN_MAX_TEXT (64u * 1024)  /* bytes of any one string, for store */
 
@@ -210,6 +211,20 @@ struct pcap_rec {
 	char *created_at, *expires_at;
 	bool pruned;
 	char *pruned_at;
+	char *reason;        /* "breach" or "always" (schema 003) */
+	int64_t keylog;      /* 0/1: the file carries TLS secrets */
+};
+
+/* One threshold evaluated for a run (table threshold_evals, schema 003). */
+struct thresh_rec {
+	int64_t id;          /* out: set by store_run_save */
+	char *threshold;     /* canonical text: "think_ms > 300 for 3 runs" */
+	char *metric;
+	char *step;          /* NULL: no step had the figure */
+	double value, limit_value;
+	int64_t baseline_n;  /* relative thresholds; RUN_NULL_INT absolute */
+	bool met, breached;
+	char *note;
 };
 
 /* A whole run (table runs). */
@@ -233,6 +248,8 @@ struct run_rec {
 	struct finding_rec *findings;   /* run-wide findings */
 	size_t n_findings, cap_findings;
 	struct pcap_rec *pcap;          /* optional, owned */
+	struct thresh_rec *thresholds;  /* evaluated thresholds */
+	size_t n_thresholds, cap_thresholds;
 };
 
 /* Set every field to its NULL (arrays empty, ids 0). */
@@ -243,6 +260,7 @@ void conn_rec_init(struct conn_rec *conn);
 void exchange_rec_init(struct exchange_rec *ex);
 void finding_rec_init(struct finding_rec *f);
 void pcap_rec_init(struct pcap_rec *pcap);
+void thresh_rec_init(struct thresh_rec *t);
 
 /* Free everything the record owns and re-init it. */
 void run_rec_release(struct run_rec *run);
@@ -252,6 +270,7 @@ void conn_rec_release(struct conn_rec *conn);
 void exchange_rec_release(struct exchange_rec *ex);
 void finding_rec_release(struct finding_rec *f);
 void pcap_rec_release(struct pcap_rec *pcap);
+void thresh_rec_release(struct thresh_rec *t);
 
 /*
  * Append an initialised element and point *out at it.  Steps get
@@ -264,6 +283,8 @@ int run_rec_add_step(struct run_rec *run, struct step_rec **out)
 int run_rec_add_conn(struct run_rec *run, struct conn_rec **out)
 	PE_WARN_UNUSED;
 int run_rec_add_finding(struct run_rec *run, struct finding_rec **out)
+	PE_WARN_UNUSED;
+int run_rec_add_thresh(struct run_rec *run, struct thresh_rec **out)
 	PE_WARN_UNUSED;
 int step_rec_add_cert(struct step_rec *step, struct cert_rec **out)
 	PE_WARN_UNUSED;

@@ -115,6 +115,14 @@ static const struct col pcap_cols[] = {
 	COL(pcap_rec, path), COL(pcap_rec, bytes), COL(pcap_rec, sha256),
 	COL(pcap_rec, created_at), COL(pcap_rec, expires_at),
 	COL(pcap_rec, pruned), COL(pcap_rec, pruned_at),
+	COL(pcap_rec, reason), COL(pcap_rec, keylog),
+};
+
+static const struct col thresh_cols[] = {
+	COL(thresh_rec, threshold), COL(thresh_rec, metric),
+	COL(thresh_rec, step), COL(thresh_rec, value),
+	COL(thresh_rec, limit_value), COL(thresh_rec, baseline_n),
+	COL(thresh_rec, met), COL(thresh_rec, breached), COL(thresh_rec, note),
 };
 
 /*
@@ -151,8 +159,13 @@ static const struct table t_finding = TABLE("findings", STMT_INS_FINDING,
 static const struct table t_pcap = TABLE("pcaps", STMT_INS_PCAP, pcap_cols,
 					 1, "run_seq");
 
+static const struct table t_thresh = TABLE("threshold_evals",
+					   STMT_INS_THRESH, thresh_cols, 1,
+					   "run_seq");
+
 static const struct table *const tables[] = {
 	&t_run, &t_step, &t_cert, &t_conn, &t_exchange, &t_finding, &t_pcap,
+	&t_thresh,
 };
 
 /* ---- statements --------------------------------------------------------- */
@@ -541,6 +554,8 @@ static void clear_ids(struct run_rec *run)
 	}
 	if (run->pcap)
 		run->pcap->id = 0;
+	for (size_t i = 0; i < run->n_thresholds; i++)
+		run->thresholds[i].id = 0;
 }
 
 int store_run_save(struct store *st, struct run_rec *run, struct errbuf *err)
@@ -580,6 +595,12 @@ int store_run_save(struct store *st, struct run_rec *run, struct errbuf *err)
 	if (run->pcap) {
 		ret = insert(st, &t_pcap, &run->seq, run->pcap, &run->pcap->id,
 			     err);
+		if (ret < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < run->n_thresholds; i++) {
+		ret = insert(st, &t_thresh, &run->seq, &run->thresholds[i],
+			     &run->thresholds[i].id, err);
 		if (ret < 0)
 			goto out;
 	}
