@@ -26,6 +26,7 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
+#include "model/finding.h"
 #include "model/metric.h"
 #include "util/units.h"
 #include "util/xalloc.h"
@@ -1217,7 +1218,10 @@ const char *scn_cmp_name(enum scn_cmp v)
 	return scn__nv_name(cmp_vals, (int)v);
 }
 
-/* threshold METRIC OP VALUE [x baseline] [for N runs] [step=NAME] */
+/*
+ * threshold METRIC OP VALUE|Nx baseline|pNN [for N runs] [step=NAME]
+ * threshold CODE [OP COUNT] [for N runs] [step=NAME]   (a finding code)
+ */
 static void dir_threshold(struct pctx *c, const struct scn_line *l)
 {
 	struct scn_plan *pl = c->plan;
@@ -1228,10 +1232,15 @@ static void dir_threshold(struct pctx *c, const struct scn_line *l)
 	char *s = NULL;
 	bool bad = false;
 
-	if (l->n < 4) {
+	int dummy;
+	bool code_only = l->n >= 2 && word_is_bare(&l->w[1]) &&
+			 finding_code_known(l->w[1].p[0].text) &&
+			 (l->n == 2 || !word_is_bare(&l->w[2]) ||
+			  lookup_nv(cmp_vals, l->w[2].p[0].text, &dummy) < 0);
+	if (l->n < 4 && !code_only) {
 		perr(c, l->w[0].line, l->w[0].col,
 		     "threshold needs METRIC OP VALUE, e.g. "
-		     "'threshold think_ms > 300'");
+		     "'threshold think_ms > 300', or a finding code");
 		return;
 	}
 	if (pl->n_thresholds >= MAX_THRESHOLDS) {
@@ -1242,16 +1251,29 @@ static void dir_threshold(struct pctx *c, const struct scn_line *l)
 	if (!(s = value_text(c, &l->w[1], "threshold", &bad)))
 		return;
 	int m = metric_by_name(s);
-	if (m < 0) {
+	th.is_finding = m < 0 && finding_code_known(s);
+	if (m < 0 && !th.is_finding) {
 		perr(c, l->w[1].line, l->w[1].col,
 		     "unknown metric '%s' (see scenarios/README.md, "
-		     "\"Metrics\")",
+		     "\"Metrics\" and \"Findings\")",
 		     s);
 		goto out;
 	}
 	th.metric = s;
 	s = NULL;
-	const struct metric_info *mi = metric_info((enum metric)m);
+	if (code_only) {
+		/* `threshold CODE`: at least one such finding */
+		th.cmp = SCN_CMP_GE;
+		th.value = 1;
+		i = 2;
+		goto options;
+	}
+	static const struct metric_info count_info = {
+		"finding", METRIC_STEP, METRIC_UNIT_COUNT, ""
+	};
+	const struct metric_info *mi = th.is_finding
+					       ? &count_info
+					       : metric_info((enum metric)m);
 	if (!(s = value_text(c, &l->w[2], "threshold", &bad)))
 		goto out;
 	int cmp;
@@ -1266,7 +1288,33 @@ static void dir_threshold(struct pctx *c, const struct scn_line *l)
 		goto out;
 	size_t sl = strlen(s);
 	unsigned vcol = l->w[3].col;
-	if (sl > 1 && s[sl - 1] == 'x' && isdigit((unsigned char)s[0])) {
+	bool relative = (sl > 1 && s[sl - 1] == 'x' &&
+			 isdigit((unsigned char)s[0])) ||
+			(s[0] == 'p' && sl > 1 && isdigit((unsigned char)s[1]));
+	if (relative && th.is_finding) {
+		perr(c, l->w[3].line, vcol,
+		     "a finding code takes a count, not a baseline: e.g. "
+		     "'threshold %s > 0'",
+		     th.metric);
+		goto out;
+	}
+	if (s[0] == 'p' && sl > 1 && isdigit((unsigned char)s[1])) {
+		/* pNN: this region's baseline percentile */
+		unsigned long pct;
+		if (units_uint(s + 1, 1, 99, &pct) < 0 ||
+		    (pct != 50 && pct != 90 && pct != 95 && pct != 99)) {
+			perr(c, l->w[3].line, vcol,
+			     "invalid percentile '%s': expected p50, p90, p95 "
+			     "or p99 (of this region's baseline)",
+			     s);
+			goto out;
+		}
+		th.of_baseline = true;
+		th.pct = (unsigned)pct;
+		th.value = 1;
+		i = 4;
+	} else if (sl > 1 && s[sl - 1] == 'x' &&
+		   isdigit((unsigned char)s[0])) {
 		/* NUMBERx baseline */
 		double f;
 		s[sl - 1] = '\0';
@@ -1318,6 +1366,7 @@ static void dir_threshold(struct pctx *c, const struct scn_line *l)
 	}
 	free(s);
 	s = NULL;
+options:
 	while (i < l->n) {
 		const struct scn_word *w = &l->w[i];
 		if (word_is(w, "for")) {

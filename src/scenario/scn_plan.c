@@ -262,18 +262,9 @@ void scn_plan_print(const struct scn_plan *pl, FILE *out)
 		scn_capture_name(pl->capture), d,
 		scn_keep_pcap_name(pl->keep_pcap), pl->keylog ? "on" : "off");
 	for (size_t i = 0; i < pl->n_thresholds; i++) {
-		const struct scn_threshold *t = &pl->thresholds[i];
-		fprintf(out, "threshold  %s %s ", t->metric,
-			scn_cmp_name(t->cmp));
-		if (t->of_baseline)
-			fprintf(out, "%gx baseline", t->value);
-		else
-			fprintf(out, "%g", t->value);
-		if (t->for_runs > 1)
-			fprintf(out, " for %u runs", t->for_runs);
-		if (t->step)
-			fprintf(out, " step=%s", t->step);
-		fputc('\n', out);
+		char *t = scn_threshold_text(&pl->thresholds[i]);
+		fprintf(out, "threshold  %s\n", t ? t : "?");
+		free(t);
 	}
 	if (pl->n_env_vars) {
 		fputs("env        ", out);
@@ -285,4 +276,24 @@ void scn_plan_print(const struct scn_plan *pl, FILE *out)
 	fprintf(out, "steps      %zu\n", pl->n_steps);
 	for (size_t i = 0; i < pl->n_steps; i++)
 		print_step(out, &pl->steps[i]);
+}
+
+char *scn_threshold_text(const struct scn_threshold *t)
+{
+	char v[64], tail[160];
+	if (t->of_baseline && t->pct)
+		snprintf(v, sizeof(v), "p%u", t->pct);
+	else if (t->of_baseline)
+		snprintf(v, sizeof(v), "%gx baseline", t->value);
+	else
+		snprintf(v, sizeof(v), "%g", t->value);
+	int n = 0;
+	tail[0] = '\0';
+	if (t->for_runs > 1)
+		n = snprintf(tail, sizeof(tail), " for %u runs", t->for_runs);
+	if (t->step && n >= 0 && (size_t)n < sizeof(tail))
+		snprintf(tail + n, sizeof(tail) - (size_t)n, " step=%s",
+			 t->step);
+	return xasprintf("%s %s %s%s", t->metric, scn_cmp_name(t->cmp), v,
+			 tail);
 }

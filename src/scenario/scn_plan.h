@@ -57,13 +57,25 @@ enum scn_cmp { SCN_CMP_GT, SCN_CMP_GE, SCN_CMP_LT, SCN_CMP_LE };
 /* threshold METRIC OP VALUE [x baseline] [for N runs] [step=NAME] */
 struct scn_threshold {
 	unsigned line;
-	char *metric;       /* a public name of DESIGN section 5 */
+	char *metric;       /* a public name of DESIGN section 5, or a
+			     * finding code of section 6 (is_finding) */
+	bool is_finding;    /* the figure is the number of such findings */
 	enum scn_cmp cmp;
 	double value;       /* in the metric's unit (ms for *_ms) */
-	bool of_baseline;   /* value is a factor of this region's p50 */
+	bool of_baseline;   /* relative to this region's baseline: */
+	unsigned pct;       /* 0: value is a factor of its p50; 50, 90, 95,
+			     * 99: the limit is that percentile (value 1) */
 	unsigned for_runs;  /* consecutive breaching runs needed (>= 1) */
 	char *step;         /* optional: only this step (by name) */
 };
+
+/*
+ * The threshold in canonical form, as `probe run --dry-run` prints it and
+ * the store keys `for N runs` on: "think_ms > 300", "rtt_ms > 2x
+ * baseline for 3 runs step=login", "rtt_ms > p95", "RETRANSMISSIONS >= 1".
+ * Malloc'ed; NULL on PE_NOMEM.
+ */
+char *scn_threshold_text(const struct scn_threshold *t);
 
 /* ---- options shared by steps (also settable with `defaults`) ----------- */
 
