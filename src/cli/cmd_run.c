@@ -19,6 +19,8 @@
 
 #include "cli/render_run.h"
 #include "cli/run_capture.h"
+#include "escalate/baseline.h"
+#include "escalate/threshold.h"
 #include "scenario/scn_parse.h"
 #include "steps/step_exec.h"
 #include "store/store.h"
@@ -83,14 +85,33 @@ static void raise_exit(struct run_ctx *rc, int code)
 static void finish_run(struct run_ctx *rc, struct step_exec_item *item)
 {
 	struct errbuf err;
+	struct config *cfg = &rc->app->cfg;
 	if (item->status != 0) {
 		fprintf(stderr, "probe run: %s: %s\n", item->plan->name,
 			item->err.msg);
 		raise_exit(rc, EXIT_INTERNAL);
 	}
+	/* thresholds against the baselines as they were before this run */
+	struct thr_env te = { rc->app->store, (unsigned)cfg->baseline_min_n };
+	if (escalate_thresholds(item->plan, item->run, &te, &err) < 0) {
+		fprintf(stderr, "probe run: %s: thresholds: %s\n",
+			item->plan->name, err.msg);
+		raise_exit(rc, EXIT_INTERNAL);
+	}
 	int ret = store_run_save(rc->app->store, item->run, &err);
 	if (ret < 0) {
 		fprintf(stderr, "probe run: %s: storing the run: %s\n",
+			item->plan->name, err.msg);
+		raise_exit(rc, EXIT_INTERNAL);
+	}
+	/* the baselines take this run in (when it did not breach) */
+	char now[TIMEUTIL_UTC_LEN];
+	struct baseline_opts bo = { (unsigned)cfg->baseline_min_n,
+				    (unsigned)cfg->baseline_days };
+	if (ret == 0 && timeutil_utc_now(now, sizeof(now)) == 0 &&
+	    escalate_baseline_update(rc->app->store, item->run->scenario,
+				     item->run->region, &bo, now, &err) < 0) {
+		fprintf(stderr, "probe run: %s: baselines: %s\n",
 			item->plan->name, err.msg);
 		raise_exit(rc, EXIT_INTERNAL);
 	}

@@ -29,6 +29,9 @@ static const struct {
 				     "PROBE_RETENTION_BYTES" },
 	[CONFIG_USER] = { "user", "PROBE_USER" },
 	[CONFIG_INTERFACE] = { "interface", "PROBE_INTERFACE" },
+	[CONFIG_BASELINE_MIN_N] = { "baseline_min_n",
+				    "PROBE_BASELINE_MIN_N" },
+	[CONFIG_BASELINE_DAYS] = { "baseline_days", "PROBE_BASELINE_DAYS" },
 };
 
 const char *config_key_name(enum config_key k)
@@ -73,6 +76,14 @@ static const char *check_value(enum config_key k, const char *v)
 			       ? ""
 			       : "expected a size such as 500MB or 2GiB (0: "
 				 "no cap)";
+	case CONFIG_BASELINE_MIN_N:
+		return units_uint(v, 1, 1000000, &u) == 0
+			       ? ""
+			       : "expected a sample count from 1";
+	case CONFIG_BASELINE_DAYS:
+		return units_uint(v, 1, 3650, &u) == 0
+			       ? ""
+			       : "expected a number of days from 1";
 	default:
 		return *v ? "" : "empty value";
 	}
@@ -203,6 +214,8 @@ int config_finish(struct config *cfg, bool *region_defaulted,
 		[CONFIG_REGION] = "local",
 		[CONFIG_RETENTION_DAYS] = "30",
 		[CONFIG_RETENTION_BYTES] = "0",
+		[CONFIG_BASELINE_MIN_N] = "30",
+		[CONFIG_BASELINE_DAYS] = "7",
 	};
 	*region_defaulted = cfg->val[CONFIG_REGION] == NULL;
 	for (int i = 0; i < CONFIG_NKEYS; i++) {
@@ -232,6 +245,10 @@ int config_finish(struct config *cfg, bool *region_defaulted,
 			 &cfg->retention_days);
 	(void)units_size(cfg->val[CONFIG_RETENTION_BYTES],
 			 &cfg->retention_bytes);
+	(void)units_uint(cfg->val[CONFIG_BASELINE_MIN_N], 1, 1000000,
+			 &cfg->baseline_min_n);
+	(void)units_uint(cfg->val[CONFIG_BASELINE_DAYS], 1, 3650,
+			 &cfg->baseline_days);
 	return 0;
 }
 

@@ -107,4 +107,65 @@ int store_runs_list(struct store *st, const struct store_run_filter *f,
 		    int (*cb)(const struct run_summary *, void *ctx),
 		    void *ctx, struct errbuf *err) PE_WARN_UNUSED;
 
+/* ---- baselines (store_baseline.c) --------------------------------------- */
+
+/* One row of the baselines table; strings borrowed. */
+struct store_baseline {
+	const char *scenario, *step, *region, *family, *conn_state, *metric;
+	double p50, p90, p95, p99;
+	int64_t n;
+	const char *window_start, *window_end, *computed_at;
+};
+
+/* A sample: the step's name, family and connection state ('any' when
+ * NULL), the figure.  Returns 0 to go on, non-zero to stop. */
+typedef int store_sample_cb(void *ctx, const char *step, const char *family,
+			    const char *conn_state, double value);
+typedef int store_baseline_cb(void *ctx, const struct store_baseline *b);
+typedef int store_pair_cb(void *ctx, const char *scenario,
+			  const char *region);
+
+/*
+ * The figure `metric` (a public name of model/metric.c) of every step,
+ * connection or exchange of the scenario's runs in the region that
+ * started at or after since (UTC text; "" or NULL: all) and did not
+ * breach, oldest first.  PE_INVAL for an unknown metric, PE_STORE.
+ */
+int store_baseline_samples(struct store *st, const char *scenario,
+			   const char *region, const char *since,
+			   const char *metric, store_sample_cb *cb, void *ctx,
+			   struct errbuf *err) PE_WARN_UNUSED;
+
+/* Insert or replace one baseline row. */
+int store_baseline_put(struct store *st, const struct store_baseline *b,
+		       struct errbuf *err) PE_WARN_UNUSED;
+
+/* One baseline row's percentiles and n into *out: 1 found, 0 none, or a
+ * negative PE_* (out's strings are not set). */
+int store_baseline_get(struct store *st, const char *scenario,
+		       const char *step, const char *region,
+		       const char *family, const char *conn_state,
+		       const char *metric, struct store_baseline *out,
+		       struct errbuf *err) PE_WARN_UNUSED;
+
+/* Every baseline row (of one scenario; NULL: all), sorted. */
+int store_baseline_list(struct store *st, const char *scenario,
+			store_baseline_cb *cb, void *ctx, struct errbuf *err)
+	PE_WARN_UNUSED;
+
+/* Every (scenario, region) the runs table has (one scenario; NULL: all). */
+int store_scenario_regions(struct store *st, const char *scenario,
+			   store_pair_cb *cb, void *ctx, struct errbuf *err)
+	PE_WARN_UNUSED;
+
+/*
+ * How many of the latest runs of the scenario in the region that
+ * evaluated this threshold (its canonical text), newest first, met it in
+ * a row, looking at most max runs back: `for N runs` needs N - 1.
+ */
+int store_threshold_streak(struct store *st, const char *scenario,
+			   const char *region, const char *threshold,
+			   unsigned max, unsigned *streak, struct errbuf *err)
+	PE_WARN_UNUSED;
+
 #endif

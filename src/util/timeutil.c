@@ -3,8 +3,10 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/random.h>
 #include <sys/timex.h>
+#include <time.h>
 
 enum timeutil_sync timeutil_clock_sync(void)
 {
@@ -30,4 +32,39 @@ int timeutil_uuid4(char *buf, size_t len)
 		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
 		 b[10], b[11], b[12], b[13], b[14], b[15]);
 	return 0;
+}
+
+int timeutil_utc(int64_t real_ns, char *buf, size_t len)
+{
+	time_t sec = (time_t)(real_ns / 1000000000);
+	long usec = (long)((real_ns % 1000000000) / 1000);
+	struct tm tm;
+	if (len < TIMEUTIL_UTC_LEN || !gmtime_r(&sec, &tm))
+		return -1;
+	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%06ldZ", usec);
+	return 0;
+}
+
+int timeutil_utc_now(char *buf, size_t len)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return timeutil_utc((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec, buf,
+			    len);
+}
+
+int timeutil_utc_minus_days(const char *utc, unsigned days, char *buf,
+			    size_t len)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	const char *rest = strptime(utc, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!rest)
+		return -1;
+	time_t t = timegm(&tm);
+	if (t == (time_t)-1)
+		return -1;
+	t -= (time_t)days * 86400;
+	return timeutil_utc((int64_t)t * 1000000000, buf, len);
 }

@@ -5,6 +5,7 @@
 #define PROBE_UTIL_TIMEUTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum timeutil_sync { TIMEUTIL_SYNCED, TIMEUTIL_UNSYNCED, TIMEUTIL_UNKNOWN };
 
@@ -17,5 +18,17 @@ enum timeutil_sync timeutil_clock_sync(void);
 
 /* A random UUID (version 4) as 36 characters + NUL into buf; 0 or -1. */
 int timeutil_uuid4(char *buf, size_t len);
+
+#define TIMEUTIL_UTC_LEN 28 /* "2026-11-23T13:43:04.123456Z" + NUL */
+
+/* CLOCK_REALTIME ns as the store's UTC text; 0 or -1 (len too small). */
+int timeutil_utc(int64_t real_ns, char *buf, size_t len);
+
+/* Now, as timeutil_utc() writes it. */
+int timeutil_utc_now(char *buf, size_t len);
+
+/* The UTC text `days` days before utc (same form); 0 or -1 (bad input). */
+int timeutil_utc_minus_days(const char *utc, unsigned days, char *buf,
+			    size_t len);
 
 #endif

@@ -33,7 +33,7 @@ for c in $cmds; do
 done
 
 # commands whose issue has not come say so and exit 2
-for args in "baseline" "compare" "serve" "collect r.conf" \
+for args in "compare" "serve" "collect r.conf" \
 	"pcap list" "pcap show 1" "pcap export 1" "pcap prune" \
 	"pcap fetch --regions r eu 1"; do
 	run_probe $args --db "$T/stub.db"
