@@ -29,6 +29,8 @@ static const struct {
 				     "PROBE_RETENTION_BYTES" },
 	[CONFIG_USER] = { "user", "PROBE_USER" },
 	[CONFIG_INTERFACE] = { "interface", "PROBE_INTERFACE" },
+	[CONFIG_RUNS_RETENTION_DAYS] = { "runs_retention_days",
+					 "PROBE_RUNS_RETENTION_DAYS" },
 };
 
 const char *config_key_name(enum config_key k)
@@ -65,6 +67,7 @@ static const char *check_value(enum config_key k, const char *v)
 				      : "use 1 to 64 letters, digits, '.', '_' "
 					"and '-'";
 	case CONFIG_RETENTION_DAYS:
+	case CONFIG_RUNS_RETENTION_DAYS:
 		return units_uint(v, 0, 36500, &u) == 0
 			       ? ""
 			       : "expected a number of days (0 keeps forever)";
@@ -203,6 +206,7 @@ int config_finish(struct config *cfg, bool *region_defaulted,
 		[CONFIG_REGION] = "local",
 		[CONFIG_RETENTION_DAYS] = "30",
 		[CONFIG_RETENTION_BYTES] = "0",
+		[CONFIG_RUNS_RETENTION_DAYS] = "90",
 	};
 	*region_defaulted = cfg->val[CONFIG_REGION] == NULL;
 	for (int i = 0; i < CONFIG_NKEYS; i++) {
@@ -232,6 +236,8 @@ int config_finish(struct config *cfg, bool *region_defaulted,
 			 &cfg->retention_days);
 	(void)units_size(cfg->val[CONFIG_RETENTION_BYTES],
 			 &cfg->retention_bytes);
+	(void)units_uint(cfg->val[CONFIG_RUNS_RETENTION_DAYS], 0, 36500,
+			 &cfg->runs_retention_days);
 	return 0;
 }
 

@@ -22,7 +22,7 @@ enum config_src { CONFIG_SRC_DEFAULT, CONFIG_SRC_FILE, CONFIG_SRC_ENV,
 enum config_key {
 	CONFIG_DB, CONFIG_SPOOL, CONFIG_REGION, CONFIG_PROBE_ID,
 	CONFIG_RETENTION_DAYS, CONFIG_RETENTION_BYTES, CONFIG_USER,
-	CONFIG_INTERFACE,
+	CONFIG_INTERFACE, CONFIG_RUNS_RETENTION_DAYS,
 	CONFIG_NKEYS
 };
 
@@ -33,6 +33,7 @@ struct config {
 	/* typed views, filled by config_finish() */
 	unsigned long retention_days;  /* 0: keep forever */
 	uint64_t retention_bytes;      /* 0: no cap */
+	unsigned long runs_retention_days; /* runs' rows; 0: keep forever */
 };
 
 /* Name of a key as written in the file ("retention_days"). */
