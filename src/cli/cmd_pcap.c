@@ -217,7 +217,7 @@ static int list_one(const struct pcap_summary *p, void *vctx)
 	if (p->pruned)
 		printf("PRUNED %s\n", or_dash(p->pruned_at));
 	else
-		printf("%s\n", p->expires_at ? p->expires_at : "never");
+		printf("%s\n", p->expires_at ? p->expires_at : "-");
 	ctx->n++;
 	return 0;
 }
@@ -450,7 +450,7 @@ static void show_pcap_text(const struct pcap_summary *p)
 		       "stays)\n", or_dash(p->pruned_at));
 	else
 		printf("expires:  %s\n", p->expires_at ? p->expires_at :
-		       "never by age (only retention_bytes removes it)");
+		       "not set (retention_days after created applies)");
 	if (p->keylog)
 		printf("KEYLOG:   this file holds the run's TLS SECRETS: "
 		       "whoever has it can decrypt the run's HTTPS\n");
