@@ -132,7 +132,7 @@ struct pcap_summary {
 
 /* Which pcaps store_pcaps_list() visits. */
 struct store_pcap_filter {
-	const char *since;    /* runs started at or after; as store_run_filter */
+	const char *since;    /* runs started at or after (store_run_filter) */
 	const char *scenario; /* only this scenario; NULL for all */
 	bool include_pruned;  /* false: only files still kept */
 	bool oldest_first;    /* by created_at, id (retention's order);
