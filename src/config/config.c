@@ -32,6 +32,8 @@ static const struct {
 	[CONFIG_BASELINE_MIN_N] = { "baseline_min_n",
 				    "PROBE_BASELINE_MIN_N" },
 	[CONFIG_BASELINE_DAYS] = { "baseline_days", "PROBE_BASELINE_DAYS" },
+	[CONFIG_RUNS_RETENTION_DAYS] = { "runs_retention_days",
+					 "PROBE_RUNS_RETENTION_DAYS" },
 };
 
 const char *config_key_name(enum config_key k)
@@ -68,6 +70,7 @@ static const char *check_value(enum config_key k, const char *v)
 				      : "use 1 to 64 letters, digits, '.', '_' "
 					"and '-'";
 	case CONFIG_RETENTION_DAYS:
+	case CONFIG_RUNS_RETENTION_DAYS:
 		return units_uint(v, 0, 36500, &u) == 0
 			       ? ""
 			       : "expected a number of days (0 keeps forever)";
@@ -216,6 +219,7 @@ int config_finish(struct config *cfg, bool *region_defaulted,
 		[CONFIG_RETENTION_BYTES] = "0",
 		[CONFIG_BASELINE_MIN_N] = "30",
 		[CONFIG_BASELINE_DAYS] = "7",
+		[CONFIG_RUNS_RETENTION_DAYS] = "90",
 	};
 	*region_defaulted = cfg->val[CONFIG_REGION] == NULL;
 	for (int i = 0; i < CONFIG_NKEYS; i++) {
@@ -249,6 +253,8 @@ int config_finish(struct config *cfg, bool *region_defaulted,
 			 &cfg->baseline_min_n);
 	(void)units_uint(cfg->val[CONFIG_BASELINE_DAYS], 1, 3650,
 			 &cfg->baseline_days);
+	(void)units_uint(cfg->val[CONFIG_RUNS_RETENTION_DAYS], 0, 36500,
+			 &cfg->runs_retention_days);
 	return 0;
 }
 

@@ -23,6 +23,7 @@ enum config_key {
 	CONFIG_DB, CONFIG_SPOOL, CONFIG_REGION, CONFIG_PROBE_ID,
 	CONFIG_RETENTION_DAYS, CONFIG_RETENTION_BYTES, CONFIG_USER,
 	CONFIG_INTERFACE, CONFIG_BASELINE_MIN_N, CONFIG_BASELINE_DAYS,
+	CONFIG_RUNS_RETENTION_DAYS,
 	CONFIG_NKEYS
 };
 
@@ -35,6 +36,7 @@ struct config {
 	uint64_t retention_bytes;      /* 0: no cap */
 	unsigned long baseline_min_n;  /* samples a relative threshold needs */
 	unsigned long baseline_days;   /* the baselines' window */
+	unsigned long runs_retention_days; /* runs' rows; 0: keep forever */
 };
 
 /* Name of a key as written in the file ("retention_days"). */

@@ -168,4 +168,106 @@ int store_threshold_streak(struct store *st, const char *scenario,
 			   unsigned max, unsigned *streak, struct errbuf *err)
 	PE_WARN_UNUSED;
 
+/* ---- escalation pcaps (store_pcap.c) ------------------------------------ */
+
+/*
+ * One pcaps row with the run it belongs to, for `probe pcap` and
+ * retention.  Strings are borrowed for the duration of the callback only;
+ * NULL where the column is NULL.  pcap_id 0: the run has no pcap row (only
+ * store_pcap_get() reports such runs).
+ */
+struct pcap_summary {
+	int64_t run_seq;
+	const char *run_id, *scenario, *region, *started_at;
+	bool ok, breach;
+	int64_t pcap_id;
+	const char *path;
+	int64_t bytes;            /* RUN_NULL_INT when unknown */
+	const char *sha256;
+	const char *created_at, *expires_at;
+	bool pruned;
+	const char *pruned_at;
+	const char *reason;       /* "breach", "always" or NULL */
+	bool keylog;              /* the file carries TLS secrets */
+};
+
+/* Which pcaps store_pcaps_list() visits. */
+struct store_pcap_filter {
+	const char *since;    /* runs started at or after (store_run_filter) */
+	const char *scenario; /* only this scenario; NULL for all */
+	bool include_pruned;  /* false: only files still kept */
+	bool oldest_first;    /* by created_at, id (retention's order);
+			       * false: newest run first, as `pcap list` */
+};
+
+/*
+ * Call cb for each pcap row f selects (f NULL: kept ones, newest first).
+ * cb's return as for store_runs_list(); cb must not use the store.
+ * Errors: PE_INVAL (a malformed since), PE_STORE, PE_BUSY, cb's.
+ */
+int store_pcaps_list(struct store *st, const struct store_pcap_filter *f,
+		     int (*cb)(const struct pcap_summary *, void *ctx),
+		     void *ctx, struct errbuf *err) PE_WARN_UNUSED;
+
+/*
+ * The run run_id (or, when run_id is all digits and no run has that id,
+ * the run with that seq) and its pcap rows: cb once per pcap row, or once
+ * with pcap_id 0 when the run has none.  PE_NOTFOUND when there is no
+ * such run; PE_STORE, PE_BUSY, cb's.
+ */
+int store_pcap_get(struct store *st, const char *run_id,
+		   int (*cb)(const struct pcap_summary *, void *ctx),
+		   void *ctx, struct errbuf *err) PE_WARN_UNUSED;
+
+/* One threshold_evals row (borrowed strings, as above). */
+struct thresh_eval_row {
+	const char *threshold, *metric, *step;
+	double value, limit_value;  /* NAN when NULL */
+	int64_t baseline_n;         /* RUN_NULL_INT when NULL */
+	bool met, breached;
+	const char *note;
+};
+
+/* cb for each threshold evaluated for run seq, in stored order. */
+int store_thresh_evals_list(struct store *st, int64_t run_seq,
+			    int (*cb)(const struct thresh_eval_row *,
+				      void *ctx),
+			    void *ctx, struct errbuf *err) PE_WARN_UNUSED;
+
+/* One findings row with its step's name (NULL: a run-wide finding). */
+struct finding_row {
+	const char *code;
+	const char *packets;  /* JSON array of 1-based frame numbers, or NULL */
+	const char *detail;
+	const char *step;     /* steps.name */
+	int64_t step_idx;     /* RUN_NULL_INT for a run-wide finding */
+};
+
+/* cb for each finding of run seq: run-wide first, then by step. */
+int store_findings_list(struct store *st, int64_t run_seq,
+			int (*cb)(const struct finding_row *, void *ctx),
+			void *ctx, struct errbuf *err) PE_WARN_UNUSED;
+
+/*
+ * Mark pcaps row pcap_id pruned (its file is gone) at pruned_at (UTC, the
+ * schema's form).  Marking a row already pruned changes nothing (its
+ * pruned_at stays).  PE_NOTFOUND: no such row; PE_STORE, PE_BUSY.
+ */
+int store_pcap_mark_pruned(struct store *st, int64_t pcap_id,
+			   const char *pruned_at, struct errbuf *err)
+	PE_WARN_UNUSED;
+
+/*
+ * Row retention: delete the runs that started before `before` (UTC, the
+ * schema's form) whose pcap rows are all pruned, with those pcap rows and
+ * everything that cascades from the run (steps, connections, exchanges,
+ * findings, certificates, threshold_evals), in one transaction.  A run
+ * with a pcap still kept is left alone: prune its file first.  With
+ * dry_run nothing changes and *n counts what would go now.  *n: runs.
+ * Errors: PE_STORE, PE_BUSY.
+ */
+int store_runs_delete_before(struct store *st, const char *before,
+			     bool dry_run, int64_t *n, struct errbuf *err)
+	PE_WARN_UNUSED;
+
 #endif

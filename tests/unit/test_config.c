@@ -67,6 +67,7 @@ static void test_config_file_keys(void **state)
 				   "spool = /var/lib/probe/spool\n"
 				   "retention_days = 7\n"
 				   "retention_bytes = 2GiB\n"
+				   "runs_retention_days = 0\n"
 				   "user = probe\n"
 				   "interface = eth0\n");
 	assert_int_equal(config_load_file(&cfg, p, &err), 0);
@@ -81,6 +82,7 @@ static void test_config_file_keys(void **state)
 	assert_false(defaulted);
 	assert_int_equal(cfg.retention_days, 7);
 	assert_int_equal(cfg.retention_bytes, 2ull * 1024 * 1024 * 1024);
+	assert_int_equal(cfg.runs_retention_days, 0);
 	config_release(&cfg);
 }
 
@@ -184,6 +186,7 @@ static void test_config_defaults(void **state)
 	assert_int_equal(cfg.src[CONFIG_DB], CONFIG_SRC_DEFAULT);
 	assert_int_equal(cfg.retention_days, 30);
 	assert_int_equal(cfg.retention_bytes, 0);
+	assert_int_equal(cfg.runs_retention_days, 90);
 	assert_null(cfg.val[CONFIG_USER]);
 	/* the probe id defaults to the host name, made label-safe */
 	const char *id = cfg.val[CONFIG_PROBE_ID];
