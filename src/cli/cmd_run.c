@@ -20,6 +20,7 @@
 #include "cli/render_run.h"
 #include "cli/run_capture.h"
 #include "escalate/baseline.h"
+#include "escalate/retention.h"
 #include "escalate/threshold.h"
 #include "scenario/scn_parse.h"
 #include "steps/step_exec.h"
@@ -191,6 +192,38 @@ static void jitter_sleep(double ms)
 				      1000000000u) };
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+}
+
+/*
+ * Retention at the end of every run (as `probe pcap prune`): a failure is
+ * said on stderr but does not change the runs' exit code, which is about
+ * the runs.
+ */
+static void prune_spool(struct app *app)
+{
+	struct retention_opts o = {
+		.retention_days = app->cfg.retention_days,
+		.retention_bytes = app->cfg.retention_bytes,
+		.runs_retention_days = app->cfg.runs_retention_days,
+	};
+	struct prune_report rep;
+	struct errbuf err;
+	char now[TIMEUTIL_UTC_LEN];
+	if (timeutil_utc_now(now, sizeof(now)) < 0)
+		return;
+	if (escalate_prune(app->store, app->cfg.val[CONFIG_SPOOL], &o, now,
+			   &rep, &err) < 0) {
+		fprintf(stderr, "probe run: retention: %s\n", err.msg);
+		return;
+	}
+	if (rep.refused || rep.failed)
+		fprintf(stderr,
+			"probe run: retention: %llu pcap(s) refused (outside "
+			"the spool) and %llu could not be deleted: see `probe "
+			"pcap prune --dry-run`\n",
+			(unsigned long long)rep.refused,
+			(unsigned long long)rep.failed);
+	prune_report_release(&rep);
 }
 
 /* --dry-run: where and what the capture would take. */
@@ -406,6 +439,7 @@ int cmd_run(int argc, char **argv, struct app *app)
 	step_loop_release(&loop);
 	if (r < 0)
 		raise_exit(&rc, EXIT_INTERNAL);
+	prune_spool(app);
 	ret = rc.exit_code;
 out:
 	run_capture_close(rc.cap);

@@ -465,6 +465,7 @@ int escalate_prune(struct store *st, const char *spool,
 	int64_t n_runs = 0;
 	int ret;
 
+	memset(out, 0, sizeof(*out));
 	if (o->retention_days > MAX_DAYS || o->runs_retention_days > MAX_DAYS)
 		return errbuf_set(err, PE_INVAL, "retention beyond %d days",
 				  MAX_DAYS);
