@@ -345,8 +345,10 @@ static uint64_t redact(struct ev *e, size_t i, uint8_t *copy, uint32_t *wcap)
 	if (p.st == DEC_OK && (p.l4 == DEC_L_TCP || p.l4 == DEC_L_UDP) &&
 	    (is_dns_port(in, p.sport) || is_dns_port(in, p.dport)))
 		return 0;
-	if (p.st == DEC_OK && dec_redact_icmp_error(&p))
-		return 0;
+	if (dec_redact_icmp_error(&p)) {
+		*wcap = dec_redact_icmp_keep(&p, f->data, f->caplen);
+		return f->caplen - *wcap;
+	}
 	uint32_t c = e->fi[i].conn;
 	if (c != NO_CONN && e->conns[c].kind == EV_TLS) {
 		if (in->keylog || p.payload_len == 0)
@@ -492,7 +494,7 @@ int cap_evidence_write(const struct cap_ev_in *in, struct cap_ev_out *out,
 	out->path = full;
 
 	e.n_buckets = 64;
-	while (e.n_buckets < in->n_frames)
+	while (e.n_buckets < in->n_frames && e.n_buckets < (1u << 20))
 		e.n_buckets *= 2;
 	if (!(e.buckets = malloc(e.n_buckets * sizeof(*e.buckets))) ||
 	    !(e.fi = calloc(in->n_frames ? in->n_frames : 1, sizeof(*e.fi))))

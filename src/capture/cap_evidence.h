@@ -5,8 +5,10 @@
  * the file outlives the run and can be handed around:
  *
  *  - link, IP, TCP, UDP and ICMP headers are always kept; ICMP errors
- *    whole (they quote headers only); other ICMP is cut after its 8-byte
- *    header;
+ *    keep their quote up to the quoted IP header plus 8 bytes (ports and
+ *    TCP sequence number: a quote can carry up to 576 or 1280 bytes of
+ *    the offending datagram, its payload included, see
+ *    dec_redact_icmp_keep); other ICMP is cut after its 8-byte header;
  *  - UDP or TCP to or from a DNS port: whole;
  *  - TCP, decided per connection (5-tuple, both directions, a new SYN
  *    with another ISN starts a new one) from the client's first payload

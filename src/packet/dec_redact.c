@@ -129,3 +129,23 @@ bool dec_redact_icmp_error(const struct dec_pkt *p)
 		return t >= 1 && t <= 4;
 	return t == 3 || t == 4 || t == 5 || t == 11 || t == 12;
 }
+
+uint32_t dec_redact_icmp_keep(const struct dec_pkt *p, const uint8_t *frame,
+			      uint32_t caplen)
+{
+	uint32_t hdr = dec_redact_hdr_len(p, frame, caplen);
+	if (hdr >= caplen)
+		return caplen;
+	struct cur c = cur_make(frame + hdr, caplen - hdr);
+	uint8_t vihl = cur_u8(&c);
+	uint32_t quote;
+	if (c.st != DEC_OK)
+		return hdr;
+	if ((vihl >> 4) == 4 && (vihl & 0x0f) >= 5)
+		quote = (uint32_t)(vihl & 0x0f) * 4 + 8;
+	else if ((vihl >> 4) == 6)
+		quote = 40 + 8;
+	else
+		return hdr;
+	return caplen - hdr > quote ? hdr + quote : caplen;
+}

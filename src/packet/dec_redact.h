@@ -76,9 +76,22 @@ uint32_t dec_redact_hdr_len(const struct dec_pkt *p, const uint8_t *frame,
 			    uint32_t caplen);
 
 /*
- * Is p an ICMP or ICMPv6 error (it quotes the offending datagram's
- * headers only)?  ICMP 3, 4, 5, 11, 12; ICMPv6 1..4.
+ * Is p an ICMP or ICMPv6 error?  ICMP 3, 4, 5, 11, 12; ICMPv6 1..4.
  */
 bool dec_redact_icmp_error(const struct dec_pkt *p);
+
+/*
+ * How much of an ICMP error frame to keep: up to the end of the quoted
+ * IP header plus 8 bytes of the quoted transport header (RFC 792's
+ * minimum quote: ports, and a TCP sequence number, all the analyzer
+ * reads).  A quote can hold much more: RFC 1812 routers and Linux quote
+ * up to 576 bytes, ICMPv6 (RFC 4443 2.4) as much as fits in 1280, so
+ * the quoted datagram's payload (cleartext HTTP too) is cut.  An IPv6
+ * quote keeps 40 + 8 bytes (extension headers are not walked: their
+ * bytes count against the 8).  A quote that is not IP: the ICMP header
+ * only.  Never more than caplen.
+ */
+uint32_t dec_redact_icmp_keep(const struct dec_pkt *p, const uint8_t *frame,
+			      uint32_t caplen);
 
 #endif

@@ -8,7 +8,8 @@
  * (read back with cap_file and dec_tls: the same types and lengths) and
  * zero bodies, or with a key log stays byte for byte what it was, with
  * the DSB readable by cap_file_keylog; a hole zeroes the rest; DNS whole;
- * comments joined; modes, sha256, refused run ids and directories.
+ * ICMP quotes cut after the quoted headers; comments joined; modes,
+ * sha256, refused run ids and directories.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -525,6 +526,60 @@ static void test_cap_evidence_dns_comments_file(void **state)
 	cap_ev_out_release(&out);
 }
 
+/*
+ * An ICMP error quoting a cleartext segment whole (as Linux and routers
+ * do, up to 576 bytes): the quote is cut after its IP header and 8 bytes
+ * of TCP, which still name the flow.  An echo keeps its 8-byte header.
+ */
+static void test_cap_evidence_icmp(void **state)
+{
+	(void)state;
+	static struct frames fs, back;
+	static const char secret[] = "SECRET-PLANTED-5";
+	fs.n = 0;
+	size_t ql = 20 + 20 + sizeof(secret) - 1;
+	uint8_t *ic = ip_frame(&fs, false, 1, 8 + ql);
+	memset(ic, 0, 8 + ql);
+	ic[0] = 3;
+	ic[1] = 4; /* frag needed */
+	put16(ic + 6, 1400);
+	uint8_t *q = ic + 8;
+	q[0] = 0x45;
+	put16(q + 2, (uint16_t)ql);
+	q[8] = 64;
+	q[9] = 6;
+	uint8_t c[4] = { 10, 0, 0, 1 }, sv[4] = { 10, 0, 0, 2 };
+	memcpy(q + 12, c, 4);
+	memcpy(q + 16, sv, 4);
+	put16(q + 20, 40000);
+	put16(q + 22, 80);
+	put32(q + 24, 1234);
+	q[32] = 5 << 4;
+	memcpy(q + 40, secret, sizeof(secret) - 1);
+	uint8_t *echo = ip_frame(&fs, true, 1, 8 + 16);
+	memset(echo, 0, 8);
+	echo[0] = 8;
+	memcpy(echo + 8, secret, 16);
+	struct cap_ev_in in;
+	struct cap_ev_out out;
+	struct errbuf e;
+	in_init(&in, &fs, "icmp");
+	assert_int_equal(cap_evidence_write(&in, &out, &e), 0);
+	assert_false(file_has(out.path, "SECRET-PLANTED"));
+	read_back(out.path, &back, NULL);
+	assert_int_equal(back.n, 2);
+	assert_int_equal(back.f[0].caplen, 34 + 8 + 20 + 8);
+	assert_int_equal(back.f[1].caplen, 34 + 8);
+	assert_int_equal(out.redacted, 2 * 16 + 12);
+	struct dec_pkt p;
+	dec_packet(1, back.f[0].data, back.f[0].caplen, back.f[0].len, &p);
+	assert_true(p.icmp.has_quote);
+	assert_true(p.icmp.quote.has_ports);
+	assert_int_equal(p.icmp.quote.dport, 80);
+	assert_int_equal(p.icmp.quote.tcp_seq, 1234);
+	cap_ev_out_release(&out);
+}
+
 static void test_cap_evidence_refused(void **state)
 {
 	(void)state;
@@ -575,6 +630,7 @@ int main(void)
 		cmocka_unit_test(test_cap_evidence_tls_headers),
 		cmocka_unit_test(test_cap_evidence_tls_hole),
 		cmocka_unit_test(test_cap_evidence_dns_comments_file),
+		cmocka_unit_test(test_cap_evidence_icmp),
 		cmocka_unit_test(test_cap_evidence_refused),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
