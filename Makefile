@@ -218,6 +218,15 @@ $(B)/tools/pbpcapng: $(B)/o/tests/tools/pbpcapng.o \
 	$(call say,LINK,$@)
 	$(Q)$(CC) -o $@ $^ $(PKG_LIBS)
 
+# Writes a capture through src/capture/cap_evidence.c, the escalation
+# file's redaction (tests/integration/0680-evidence-vs-tshark.sh).
+$(B)/tools/pbevidence: $(B)/o/tests/tools/pbevidence.o $(PACKET_O) \
+		$(B)/o/src/capture/cap_evidence.o $(B)/o/src/capture/cap_file.o \
+		$(B)/o/src/capture/cap_pcapw.o $(B)/o/src/util/err.o
+	@mkdir -p $(@D)
+	$(call say,LINK,$@)
+	$(Q)$(CC) -o $@ $^ $(PKG_LIBS)
+
 # Decrypts a capture's TLS records with src/packet/ and a key log, one line
 # per record (tests/integration/0650-tls-decrypt-vs-tshark.sh).
 $(B)/tools/pbtlsdec: $(B)/o/tests/tools/pbtlsdec.o $(PACKET_O) \
@@ -236,7 +245,7 @@ $(B)/tools/pbcap: $(B)/o/tests/tools/pbcap.o $(LIB_O)
 test-bins: probe $(B)/asan/probe $(UNIT_BIN) $(UNIT_ASAN) $(REPLAY_BIN) \
 	$(REPLAY_ASAN) $(B)/tools/pbfwd $(B)/tools/pbserver \
 	$(B)/tools/pbdecode $(B)/tools/pbpcapng $(B)/tools/pbtlsdec \
-	$(B)/tools/pbcap
+	$(B)/tools/pbcap $(B)/tools/pbevidence
 
 # Both halves in one runner, so the last line is the summary of everything.
 check: test-bins
