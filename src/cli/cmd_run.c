@@ -82,6 +82,31 @@ static void raise_exit(struct run_ctx *rc, int code)
 		rc->exit_code = code;
 }
 
+/*
+ * The run's escalation pcap: on a breach (keep_pcap on_breach, the
+ * default) or always, never with keep_pcap never, and only when its
+ * packets were captured.  A pcap that cannot be written (a full disk)
+ * does not lose the run: it is stored without one, the failure said on
+ * stderr and in the exit code (3).
+ */
+static void keep_evidence(struct run_ctx *rc, struct step_exec_item *item)
+{
+	const struct scn_plan *plan = item->plan;
+	struct run_rec *run = item->run;
+	bool keep = plan->keep_pcap == SCN_KEEP_ALWAYS ||
+		    (plan->keep_pcap == SCN_KEEP_ON_BREACH && run->breach);
+	struct errbuf err;
+	if (keep && rc->cap && run->capture == RUN_CAPTURE_ON &&
+	    run_capture_evidence(rc->cap, item, rc->app->cfg.val[CONFIG_SPOOL],
+				 (int64_t)rc->app->cfg.retention_days,
+				 run->breach ? "breach" : "always", &err) < 0) {
+		fprintf(stderr, "probe run: %s: escalation pcap: %s\n",
+			plan->name, err.msg);
+		raise_exit(rc, EXIT_INTERNAL);
+	}
+	run_capture_forget(rc->cap, item);
+}
+
 /* Store a run (one transaction) and print it. */
 static void finish_run(struct run_ctx *rc, struct step_exec_item *item)
 {
@@ -99,6 +124,7 @@ static void finish_run(struct run_ctx *rc, struct step_exec_item *item)
 			item->plan->name, err.msg);
 		raise_exit(rc, EXIT_INTERNAL);
 	}
+	keep_evidence(rc, item);
 	int ret = store_run_save(rc->app->store, item->run, &err);
 	if (ret < 0) {
 		fprintf(stderr, "probe run: %s: storing the run: %s\n",

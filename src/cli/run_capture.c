@@ -14,14 +14,26 @@
 
 #include "analyze/an_run.h"
 #include "capture/cap_bpf.h"
+#include "capture/cap_evidence.h"
+#include "escalate/retention.h"
+#include "util/timeutil.h"
 #include "capture/capture.h"
 #include "steps/tls_trace.h"
 #include "util/xalloc.h"
 
 #define RC_MAX_PORTS 16
 
+/* A run's frames (capture indices), from analysis to its evidence. */
+struct picked {
+	const struct step_exec_item *item;
+	size_t *idx;
+	size_t n;
+	struct picked *next;
+};
+
 struct run_cap {
 	struct capture *cap;
+	struct picked *picked;
 	struct step_hooks hooks;
 	struct cap_bpf_flow *ep;     /* the filter's endpoints */
 	size_t n_ep, cap_ep;
@@ -421,16 +433,194 @@ int run_capture_analyze(struct run_cap *rc, struct step_exec_item *item,
 		ret = an_run_finding(run, NULL, 0, "CLOCK_STEP", NULL, 0,
 				     detail);
 	}
-	free(in.picked);
+	struct picked *pk = calloc(1, sizeof(*pk));
+	if (pk) {
+		pk->item = item;
+		pk->idx = in.picked;
+		pk->n = in.n_picked;
+		pk->next = rc->picked;
+		rc->picked = pk;
+	} else {
+		free(in.picked);
+	}
 	if (ret < 0)
 		return errbuf_set(err, ret, "out of memory");
 	return 0;
+}
+
+static struct picked **picked_of(struct run_cap *rc,
+				 const struct step_exec_item *item)
+{
+	struct picked **pp = &rc->picked;
+	while (*pp && (*pp)->item != item)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+void run_capture_forget(struct run_cap *rc, struct step_exec_item *item)
+{
+	if (!rc)
+		return;
+	struct picked **pp = picked_of(rc, item);
+	struct picked *pk = *pp;
+	if (!pk)
+		return;
+	*pp = pk->next;
+	free(pk->idx);
+	free(pk);
+}
+
+/* Frame numbers of a finding ("[3,4,9]") as comments "CODE: detail". */
+static int finding_comments(const struct finding_rec *f,
+			    struct cap_ev_comment **v, size_t *n,
+			    size_t *cap, char ***texts, size_t *n_texts,
+			    size_t *cap_texts)
+{
+	if (!f->packets || !f->code)
+		return 0;
+	char *text = xasprintf("%s: %.300s", f->code,
+			       f->detail ? f->detail : "");
+	if (!text ||
+	    xgrow(texts, cap_texts, *n_texts + 1, sizeof(**texts)) < 0) {
+		free(text);
+		return PE_NOMEM;
+	}
+	(*texts)[(*n_texts)++] = text;
+	for (const char *p = f->packets; *p;) {
+		if (*p < '0' || *p > '9') {
+			p++;
+			continue;
+		}
+		char *end;
+		unsigned long long fr = strtoull(p, &end, 10);
+		p = end;
+		if (xgrow(v, cap, *n + 1, sizeof(**v)) < 0)
+			return PE_NOMEM;
+		(*v)[(*n)++] = (struct cap_ev_comment){ fr, text };
+	}
+	return 0;
+}
+
+int run_capture_evidence(struct run_cap *rc, struct step_exec_item *item,
+			 const char *spool, int64_t retention_days,
+			 const char *reason, struct errbuf *err)
+{
+	struct run_rec *run = item->run;
+	struct picked *pk = *picked_of(rc, item);
+	if (!pk || pk->n == 0)
+		return errbuf_set(err, PE_NOTFOUND, "no packets of this run");
+	size_t n_if = capture_n_ifaces(rc->cap);
+	struct cap_ev_iface *ifs = calloc(n_if + 1, sizeof(*ifs));
+	struct cap_ev_frame *fr = calloc(pk->n, sizeof(*fr));
+	struct cap_ev_comment *cm = NULL;
+	size_t n_cm = 0, cap_cm = 0, n_texts = 0, cap_texts = 0;
+	char **texts = NULL, *keylog = NULL;
+	size_t keylog_len = 0;
+	int ret = 0;
+	if (!ifs || !fr) {
+		ret = errbuf_set(err, PE_NOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n_if; i++) {
+		ifs[i].name = capture_iface(rc->cap, i)->name;
+		ifs[i].linktype = capture_iface(rc->cap, i)->linktype;
+	}
+	for (size_t i = 0; i < pk->n; i++) {
+		const struct cap_pkt *p = capture_get(rc->cap, pk->idx[i]);
+		fr[i] = (struct cap_ev_frame){ p->ts_ns, p->data, p->caplen,
+					       p->len, p->iface };
+	}
+	for (size_t s = 0; ret == 0 && s < run->n_steps; s++)
+		for (size_t k = 0; ret == 0 && k < run->steps[s].n_findings;
+		     k++)
+			ret = finding_comments(&run->steps[s].findings[k], &cm,
+					       &n_cm, &cap_cm, &texts,
+					       &n_texts, &cap_texts);
+	for (size_t k = 0; ret == 0 && k < run->n_findings; k++)
+		ret = finding_comments(&run->findings[k], &cm, &n_cm, &cap_cm,
+				       &texts, &n_texts, &cap_texts);
+	if (ret < 0) {
+		ret = errbuf_set(err, ret, "out of memory");
+		goto out;
+	}
+	if (item->plan->keylog) {
+		/* the run's own TLS secrets, only when the scenario asks */
+		const struct tls_trace_set *set = step_exec_item_traces(item);
+		for (size_t i = 0; set && i < set->n; i++)
+			keylog_len += set->v[i]->keylog_len;
+		keylog = calloc(1, keylog_len + 1);
+		if (!keylog) {
+			ret = errbuf_set(err, PE_NOMEM, "out of memory");
+			goto out;
+		}
+		keylog_len = 0;
+		for (size_t i = 0; set && i < set->n; i++) {
+			memcpy(keylog + keylog_len, set->v[i]->keylog,
+			       set->v[i]->keylog_len);
+			keylog_len += set->v[i]->keylog_len;
+		}
+	}
+	struct cap_ev_in in = {
+		.spool = spool, .run_id = run->run_id, .ifaces = ifs,
+		.n_ifaces = n_if, .frames = fr, .n_frames = pk->n,
+		.comments = cm, .n_comments = n_cm,
+		.dns_ports = rc->dns_ports, .n_dns_ports = rc->n_dns_ports,
+		.keylog = item->plan->keylog ? keylog : NULL,
+		.keylog_len = keylog_len,
+	};
+	struct cap_ev_out ev;
+	memset(&ev, 0, sizeof(ev));
+	if ((ret = cap_evidence_write(&in, &ev, err)) < 0)
+		goto out;
+	struct pcap_rec *pr = calloc(1, sizeof(*pr));
+	char now[TIMEUTIL_UTC_LEN];
+	if (!pr || timeutil_utc_now(now, sizeof(now)) < 0) {
+		free(pr);
+		cap_ev_out_release(&ev);
+		ret = errbuf_set(err, PE_NOMEM, "out of memory");
+		goto out;
+	}
+	pcap_rec_init(pr);
+	pr->path = xasprintf("pcaps/%s.pcapng", run->run_id);
+	pr->bytes = (int64_t)ev.bytes;
+	pr->sha256 = xstrdup(ev.sha256);
+	pr->created_at = xstrdup(now);
+	if (escalate_pcap_expiry(now, retention_days, &pr->expires_at) < 0)
+		pr->expires_at = NULL;
+	pr->reason = xstrdup(reason);
+	pr->keylog = item->plan->keylog ? 1 : 0;
+	cap_ev_out_release(&ev);
+	if (run->pcap) {
+		pcap_rec_release(run->pcap);
+		free(run->pcap);
+	}
+	run->pcap = pr;
+	if (!pr->path || !pr->sha256 || !pr->created_at || !pr->reason)
+		ret = errbuf_set(err, PE_NOMEM, "out of memory");
+out:
+	if (keylog) {
+		explicit_bzero(keylog, keylog_len);
+		free(keylog);
+	}
+	for (size_t i = 0; i < n_texts; i++)
+		free(texts[i]);
+	free(texts);
+	free(cm);
+	free(fr);
+	free(ifs);
+	return ret;
 }
 
 void run_capture_close(struct run_cap *rc)
 {
 	if (!rc)
 		return;
+	while (rc->picked) {
+		struct picked *pk = rc->picked;
+		rc->picked = pk->next;
+		free(pk->idx);
+		free(pk);
+	}
 	if (rc->cap) {
 		capture_stop(rc->cap);
 		capture_free(rc->cap);

@@ -61,6 +61,24 @@ uint64_t run_capture_grace_ns(const struct run_rec *run);
 int run_capture_analyze(struct run_cap *rc, struct step_exec_item *item,
 			struct errbuf *err) PE_WARN_UNUSED;
 
+/*
+ * Write the run's escalation pcap (its own frames, as analyzed: frame
+ * numbers match its findings) into SPOOL/pcaps/RUN_ID.pcapng through
+ * capture/cap_evidence.c (headers, DNS whole, TLS record headers; with
+ * the scenario's `keylog on` whole TLS records and its secrets), with a
+ * comment on each frame a finding cites, and hang a pcap record on the
+ * run (path relative to the spool, size, sha256, expiry after
+ * retention_days, reason).  Only after run_capture_analyze() of the
+ * same run.
+ */
+int run_capture_evidence(struct run_cap *rc, struct step_exec_item *item,
+			 const char *spool, int64_t retention_days,
+			 const char *reason, struct errbuf *err)
+	PE_WARN_UNUSED;
+
+/* Forget a run's frames (after its evidence, or when none is kept). */
+void run_capture_forget(struct run_cap *rc, struct step_exec_item *item);
+
 /* Stop and free (NULL is fine). */
 void run_capture_close(struct run_cap *rc);
 
