@@ -155,8 +155,9 @@ void render_run_table(FILE *out, const struct run_rec *run)
 		if (!isnan(s->total_ms))
 			total += s->total_ms;
 	}
-	fprintf(out, "%s: %s", run->scenario,
-		run->ok ? "ok" : run->error ? run->error : "FAILED");
+	fprintf(out, "%s: %s%s", run->scenario,
+		run->ok ? "ok" : run->error ? run->error : "FAILED",
+		run->breach ? ", THRESHOLD BREACHED" : "");
 	if (failed || skipped)
 		fprintf(out, " (%zu failed, %zu skipped of %zu steps)", failed,
 			skipped, run->n_steps);
@@ -182,6 +183,26 @@ void render_run_table(FILE *out, const struct run_rec *run)
 		fputc('\n', out);
 		wire_lines(out, run, s);
 	}
+	for (size_t i = 0; i < run->n_thresholds; i++) {
+		const struct thresh_rec *t = &run->thresholds[i];
+		if (!t->met && !t->note)
+			continue; /* held its limit: nothing to say */
+		fprintf(out, "  threshold %s: %s", t->threshold,
+			t->breached ? "BREACHED"
+			: t->met    ? "held (not yet for enough runs)"
+				    : "not evaluated");
+		if (!isnan(t->value))
+			fprintf(out, ", %s%s%s %g vs limit %g",
+				t->step ? "step " : "", t->step ? t->step : "",
+				t->step ? ":" : "", t->value, t->limit_value);
+		if (t->note)
+			fprintf(out, " (%s)", t->note);
+		fputc('\n', out);
+	}
+	if (run->pcap && run->pcap->path)
+		fprintf(out, "  pcap: %s (%s, %lld bytes)\n", run->pcap->path,
+			run->pcap->reason ? run->pcap->reason : "kept",
+			(long long)run->pcap->bytes);
 	for (size_t i = 0; i < run->n_findings; i++)
 		fprintf(out, "  run: %s %s %s\n", run->findings[i].code,
 			run->findings[i].packets ? run->findings[i].packets
@@ -409,6 +430,23 @@ void render_run_json(FILE *out, const struct run_rec *run)
 	jint(&j, "capture_truncated", run->capture_truncated);
 	json_key(&j, "pcap");
 	json_str(&j, run->pcap ? run->pcap->path : NULL);
+	json_key(&j, "thresholds");
+	json_arr_begin(&j);
+	for (size_t i = 0; i < run->n_thresholds; i++) {
+		const struct thresh_rec *t = &run->thresholds[i];
+		json_obj_begin(&j);
+		jstr(&j, "threshold", t->threshold);
+		jstr(&j, "metric", t->metric);
+		jstr(&j, "step", t->step);
+		jnum(&j, "value", t->value);
+		jnum(&j, "limit", t->limit_value);
+		jint(&j, "baseline_n", t->baseline_n);
+		json_key(&j, "met"), json_bool(&j, t->met);
+		json_key(&j, "breached"), json_bool(&j, t->breached);
+		jstr(&j, "note", t->note);
+		json_obj_end(&j);
+	}
+	json_arr_end(&j);
 	json_key(&j, "steps");
 	json_arr_begin(&j);
 	for (size_t i = 0; i < run->n_steps; i++)
