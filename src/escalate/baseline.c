@@ -66,14 +66,19 @@ static int on_sample(void *ctx, const char *step, const char *family,
 		     const char *state, double v)
 {
 	struct groups *gs = ctx;
+	/* one at a time: group_of() may move gs->g */
 	struct group *own = group_of(gs, step, family, state);
+	if (!own || group_add(own, v) < 0)
+		goto nomem;
+	if (strcmp(family, "any") == 0 && strcmp(state, "any") == 0)
+		return 0;
 	struct group *any = group_of(gs, step, "any", "any");
-	if (!own || !any || group_add(own, v) < 0 ||
-	    (own != any && group_add(any, v) < 0)) {
-		gs->err = PE_NOMEM;
-		return PE_NOMEM;
-	}
+	if (!any || group_add(any, v) < 0)
+		goto nomem;
 	return 0;
+nomem:
+	gs->err = PE_NOMEM;
+	return PE_NOMEM;
 }
 
 static void groups_release(struct groups *gs)
