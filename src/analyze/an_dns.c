@@ -19,12 +19,6 @@
 #define AN_DNS_MAX 65536
 #define AN_DNS_WINDOW 256
 
-static bool addr_eq(const struct dec_addr *x, const struct dec_addr *y)
-{
-	return x->family == y->family &&
-	       memcmp(x->a, y->a, x->family == 6 ? 16 : 4) == 0;
-}
-
 static struct an_dns *find(struct an_dns_table *t, const struct dec_addr *cli,
 			   uint16_t cport, const struct dec_addr *srv,
 			   uint16_t sport, const struct dec_dns *m, bool tcp)
@@ -34,8 +28,8 @@ static struct an_dns *find(struct an_dns_table *t, const struct dec_addr *cli,
 		struct an_dns *q = &t->v[i];
 		if (q->id == m->id && q->cport == cport && q->sport == sport &&
 		    q->tcp == tcp && q->qtype == m->qtype &&
-		    strcmp(q->qname, m->qname) == 0 && addr_eq(&q->cli, cli) &&
-		    addr_eq(&q->srv, srv))
+		    strcmp(q->qname, m->qname) == 0 && dec_addr_eq(&q->cli, cli) &&
+		    dec_addr_eq(&q->srv, srv))
 			return q;
 	}
 	return NULL;

@@ -11,12 +11,6 @@
 
 #include "util/xalloc.h"
 
-static bool addr_eq(const struct dec_addr *x, const struct dec_addr *y)
-{
-	return x->family == y->family &&
-	       memcmp(x->a, y->a, x->family == 6 ? 16 : 4) == 0;
-}
-
 /* Is (src:sp -> dst:dp, proto) one of the run's sockets, either way? */
 static bool is_ours(const struct an_run_in *in, uint8_t proto,
 		    const struct dec_addr *src, uint16_t sp,
@@ -27,12 +21,12 @@ static bool is_ours(const struct an_run_in *in, uint8_t proto,
 		if (f->proto != proto)
 			continue;
 		if (f->lport == sp && f->rport == dp &&
-		    addr_eq(&f->remote, dst) &&
-		    (f->any_local || addr_eq(&f->local, src)))
+		    dec_addr_eq(&f->remote, dst) &&
+		    (f->any_local || dec_addr_eq(&f->local, src)))
 			return true;
 		if (f->lport == dp && f->rport == sp &&
-		    addr_eq(&f->remote, src) &&
-		    (f->any_local || addr_eq(&f->local, dst)))
+		    dec_addr_eq(&f->remote, src) &&
+		    (f->any_local || dec_addr_eq(&f->local, dst)))
 			return true;
 	}
 	return false;

@@ -25,12 +25,6 @@ struct analyzer {
 	uint64_t cut_frame[AN_MAX_FRAMES]; /* the first frames cut short */
 };
 
-static bool addr_eq(const struct dec_addr *x, const struct dec_addr *y)
-{
-	return x->family == y->family &&
-	       memcmp(x->a, y->a, x->family == 6 ? 16 : 4) == 0;
-}
-
 struct analyzer *analyzer_new(const struct an_opts *o)
 {
 	struct analyzer *a = calloc(1, sizeof(*a));
@@ -80,7 +74,7 @@ static const struct an_tls_hint *hint_for(const struct analyzer *a,
 	for (size_t i = 0; i < a->o.n_hints; i++) {
 		const struct an_tls_hint *h = &a->o.hints[i];
 		if (h->cport == f->cport && h->sport == f->sport &&
-		    addr_eq(&h->cli, &f->cli) && addr_eq(&h->srv, &f->srv))
+		    dec_addr_eq(&h->cli, &f->cli) && dec_addr_eq(&h->srv, &f->srv))
 			return h;
 	}
 	return NULL;
@@ -176,8 +170,8 @@ static void icmp_frame(struct analyzer *a, const struct dec_pkt *p,
 	for (struct an_cstate *c = a->live; c; c = c->next) {
 		const struct flow *f = c->f;
 		bool out = q->sport == f->cport && q->dport == f->sport &&
-			   addr_eq(&q->ip.src, &f->cli) &&
-			   addr_eq(&q->ip.dst, &f->srv);
+			   dec_addr_eq(&q->ip.src, &f->cli) &&
+			   dec_addr_eq(&q->ip.dst, &f->srv);
 		if (!out)
 			continue;
 		if (c->n_icmp < AN_MAX_ICMP) {

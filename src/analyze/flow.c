@@ -40,12 +40,6 @@ static size_t addr_len(const struct dec_addr *a)
 	return a->family == 6 ? 16 : 4;
 }
 
-static bool addr_eq(const struct dec_addr *x, const struct dec_addr *y)
-{
-	return x->family == y->family &&
-	       memcmp(x->a, y->a, addr_len(x)) == 0;
-}
-
 /* <0, 0, >0 like memcmp: the canonical order of two endpoints. */
 static int ep_cmp(const struct dec_addr *a, uint16_t ap,
 		  const struct dec_addr *b, uint16_t bp)
@@ -91,13 +85,13 @@ static bool flow_match(const struct flow *f, const struct dec_addr *a,
 		       uint16_t ap, const struct dec_addr *b, uint16_t bp,
 		       bool *c2s)
 {
-	if (f->cport == ap && f->sport == bp && addr_eq(&f->cli, a) &&
-	    addr_eq(&f->srv, b)) {
+	if (f->cport == ap && f->sport == bp && dec_addr_eq(&f->cli, a) &&
+	    dec_addr_eq(&f->srv, b)) {
 		*c2s = true;
 		return true;
 	}
-	if (f->cport == bp && f->sport == ap && addr_eq(&f->cli, b) &&
-	    addr_eq(&f->srv, a)) {
+	if (f->cport == bp && f->sport == ap && dec_addr_eq(&f->cli, b) &&
+	    dec_addr_eq(&f->srv, a)) {
 		*c2s = false;
 		return true;
 	}

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <ares.h>
 #include <curl/curl.h>
@@ -20,6 +21,7 @@
 #include <pcap/pcap.h>
 
 #include "store/store.h"
+#include "util/units.h"
 
 static const struct cmd commands[] = {
 	{ "run", cmd_run, CMD_NEED_DB | CMD_CAPTURE | CMD_RECORDS,
@@ -278,4 +280,19 @@ int cli_main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	return run_cmd(c, argc - 1, argv + 1);
+}
+
+int cli_since_arg(const char *arg, char *buf, size_t len)
+{
+	double ms;
+	if (units_duration_ms(arg, false, &ms) == 0) {
+		time_t t = time(NULL) - (time_t)(ms / 1000);
+		struct tm tm;
+		if (!gmtime_r(&t, &tm))
+			return -1;
+		strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+		return 0;
+	}
+	snprintf(buf, len, "%s", arg);
+	return 0;
 }

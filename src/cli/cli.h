@@ -111,6 +111,13 @@ int cli_not_yet(const struct app *app, int issue, const char *what);
 /* getenv() in the lookup shape config and scenario checks take. */
 const char *cli_env_lookup(const char *name, void *ctx);
 
+/*
+ * A --since argument: a duration back from now (90m, 24h, 7d) becomes a
+ * UTC time prefix; anything else is passed as it is (the store checks
+ * it).  0, or -1 when the clock fails.
+ */
+int cli_since_arg(const char *arg, char *buf, size_t len);
+
 /* Reset getopt_long's state before a command parses its argv. */
 void cli_getopt_reset(void);
 

@@ -140,23 +140,6 @@ static int sub_opts(struct app *app, int argc, char **argv,
 	return -1;
 }
 
-/* --since: a duration back from now becomes a UTC time prefix (as
- * `probe report --since`). */
-static int since_value(const char *arg, char *buf, size_t len)
-{
-	double ms;
-	if (units_duration_ms(arg, false, &ms) == 0) {
-		time_t t = time(NULL) - (time_t)(ms / 1000);
-		struct tm tm;
-		if (!gmtime_r(&t, &tm))
-			return -1;
-		strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-		return 0;
-	}
-	snprintf(buf, len, "%s", arg);
-	return 0;
-}
-
 static void json_pcap_fields(struct json *j, const struct pcap_summary *p)
 {
 	json_key(j, "path"), json_str(j, p->path);
@@ -247,7 +230,7 @@ static int pcap_list(int argc, char **argv, struct app *app)
 		return cli_usage_error(app, "list: unexpected argument '%s'",
 				       argv[optind]);
 	if (seen & 1u << (O_SINCE - OPT_CMD_BASE)) {
-		if (since_value(args[O_SINCE - OPT_CMD_BASE], since,
+		if (cli_since_arg(args[O_SINCE - OPT_CMD_BASE], since,
 				sizeof(since)) < 0)
 			return cli_usage_error(app, "--since '%s'",
 					       args[O_SINCE - OPT_CMD_BASE]);

@@ -70,22 +70,6 @@ static int print_run(const struct run_summary *r, void *vctx)
 	return 0;
 }
 
-/* --since: a duration back from now becomes a UTC time prefix. */
-static int since_value(const char *arg, char *buf, size_t len)
-{
-	double ms;
-	if (units_duration_ms(arg, false, &ms) == 0) {
-		time_t t = time(NULL) - (time_t)(ms / 1000);
-		struct tm tm;
-		if (!gmtime_r(&t, &tm))
-			return -1;
-		strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-		return 0;
-	}
-	snprintf(buf, len, "%s", arg);
-	return 0;
-}
-
 int cmd_report(int argc, char **argv, struct app *app)
 {
 	enum { OPT_JSON = OPT_CMD_BASE, OPT_HTML, OPT_SINCE, OPT_SCENARIO,
@@ -113,7 +97,7 @@ int cmd_report(int argc, char **argv, struct app *app)
 		case OPT_HTML:
 			return cli_not_yet(app, 8, "the HTML report");
 		case OPT_SINCE:
-			if (since_value(optarg, since, sizeof(since)) < 0)
+			if (cli_since_arg(optarg, since, sizeof(since)) < 0)
 				return cli_usage_error(app, "--since '%s'",
 						       optarg);
 			f.since = since;

@@ -82,16 +82,6 @@ static void step_summary(FILE *out, const struct step_rec *s)
 	}
 }
 
-static const struct conn_rec *conn_by_key(const struct run_rec *run,
-					  uint32_t key)
-{
-	for (size_t i = 0; key && i < run->n_steps; i++)
-		for (size_t k = 0; k < run->steps[i].n_conns; k++)
-			if (run->steps[i].conns[k].key == key)
-				return &run->steps[i].conns[k];
-	return NULL;
-}
-
 static void fig(FILE *out, const char *name, double v, bool *first)
 {
 	if (isnan(v))
@@ -106,7 +96,7 @@ static void wire_lines(FILE *out, const struct run_rec *run,
 {
 	for (size_t i = 0; i < s->n_exchanges; i++) {
 		const struct exchange_rec *x = &s->exchanges[i];
-		const struct conn_rec *c = conn_by_key(run, x->conn_key);
+		const struct conn_rec *c = run_rec_conn_by_key(run, x->conn_key);
 		if (x->source != RUN_SOURCE_PCAP)
 			continue;
 		bool first = true;
@@ -314,16 +304,6 @@ static void conn_json(struct json *j, const struct conn_rec *c,
 	json_obj_end(j);
 }
 
-static const struct conn_rec *find_conn(const struct run_rec *run,
-					uint32_t key)
-{
-	for (size_t i = 0; i < run->n_steps; i++)
-		for (size_t k = 0; k < run->steps[i].n_conns; k++)
-			if (run->steps[i].conns[k].key == key)
-				return &run->steps[i].conns[k];
-	return NULL;
-}
-
 static void findings_json(struct json *j, const struct finding_rec *f,
 			  size_t n)
 {
@@ -398,7 +378,7 @@ static void step_json(struct json *j, const struct run_rec *run,
 		for (size_t k = 0; k < i && !own && !seen; k++)
 			seen = s->exchanges[k].conn_key == key;
 		const struct conn_rec *c = own || seen ? NULL
-						       : find_conn(run, key);
+						       : run_rec_conn_by_key(run, key);
 		if (c)
 			conn_json(j, c, s, true);
 	}

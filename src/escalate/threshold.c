@@ -72,16 +72,6 @@ static double worse(double a, double b, enum scn_cmp c)
 	return upward(c) ? fmax(a, b) : fmin(a, b);
 }
 
-static const struct conn_rec *conn_by_key(const struct run_rec *run,
-					  uint32_t key)
-{
-	for (size_t i = 0; key && i < run->n_steps; i++)
-		for (size_t k = 0; k < run->steps[i].n_conns; k++)
-			if (run->steps[i].conns[k].key == key)
-				return &run->steps[i].conns[k];
-	return NULL;
-}
-
 /* A step's figure for the threshold (NAN: none). */
 static double step_value(const struct run_rec *run, const struct step_rec *s,
 			 const struct scn_threshold *t)
@@ -107,7 +97,7 @@ static double step_value(const struct run_rec *run, const struct step_rec *s,
 				  t->cmp);
 		for (size_t i = 0; i < s->n_exchanges; i++) {
 			const struct conn_rec *c =
-				conn_by_key(run, s->exchanges[i].conn_key);
+				run_rec_conn_by_key(run, s->exchanges[i].conn_key);
 			if (c)
 				v = worse(v, conn_field(c, (enum metric)m),
 					  t->cmp);

@@ -308,3 +308,13 @@ int finding_rec_set_packets(struct finding_rec *f, const uint64_t *frames,
 	f->packets = buf;
 	return 0;
 }
+
+const struct conn_rec *run_rec_conn_by_key(const struct run_rec *run,
+					   uint32_t key)
+{
+	for (size_t i = 0; key && i < run->n_steps; i++)
+		for (size_t k = 0; k < run->steps[i].n_conns; k++)
+			if (run->steps[i].conns[k].key == key)
+				return &run->steps[i].conns[k];
+	return NULL;
+}

@@ -295,6 +295,10 @@ int step_rec_add_exchange(struct step_rec *step, struct exchange_rec **out)
 int step_rec_add_finding(struct step_rec *step, struct finding_rec **out)
 	PE_WARN_UNUSED;
 
+/* The connection of the run whose key is key (a step's), or NULL. */
+const struct conn_rec *run_rec_conn_by_key(const struct run_rec *run,
+					   uint32_t key);
+
 /*
  * Set f->packets to the JSON array of the n frame numbers (1-based),
  * replacing what was there.  PE_LIMIT when n > RUN_MAX_PACKETS, PE_INVAL

@@ -163,3 +163,9 @@ void dec__quote_ports(struct cur *dg, struct dec_quote *q)
 	if (q->ip.proto == 6)
 		q->tcp_seq = cur_be32(dg);
 }
+
+bool dec_addr_eq(const struct dec_addr *x, const struct dec_addr *y)
+{
+	return x->family == y->family &&
+	       memcmp(x->a, y->a, x->family == 6 ? 16 : 4) == 0;
+}

@@ -129,6 +129,9 @@ void dec_packet(int linktype, const uint8_t *data, uint32_t caplen,
 const char *dec_layer_name(enum dec_layer l);
 const char *dec_status_name(enum dec_status s);
 
+/* Same family and address? */
+bool dec_addr_eq(const struct dec_addr *x, const struct dec_addr *y);
+
 /*
  * Format an address ("198.18.0.1", "fd00::1") into buf (at least 46
  * bytes).  Returns buf.

@@ -75,6 +75,11 @@ int store__user_version(sqlite3 *db, int *v, struct errbuf *err)
 
 /* Prepare the statements of store_run.c and store_query.c. */
 int store__run_prepare(struct store *st, struct errbuf *err) PE_WARN_UNUSED;
+
+/* Is since a non-empty prefix of the stored UTC form ending in a digit
+ * ("2026-11-23", "2026-11-23T13:00"), so that comparing text compares
+ * times?  (store_query.c) */
+bool store__since_ok(const char *since);
 int store__query_prepare(struct store *st, struct errbuf *err)
 	PE_WARN_UNUSED;
 

@@ -49,22 +49,6 @@ static double real_or_nan(sqlite3_stmt *s, int col)
 	return sqlite3_column_double(s, col);
 }
 
-/* The same rule as store_query.c's: a prefix of the stored time form. */
-static bool since_ok(const char *since)
-{
-	static const char shape[] = "0000-00-00T00:00:00.000000Z";
-	size_t n = strlen(since);
-
-	if (n == 0 || n >= sizeof(shape))
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (shape[i] == '0' ? !isdigit((unsigned char)since[i]) :
-				      since[i] != shape[i])
-			return false;
-	}
-	return true;
-}
-
 static int prepare(struct store *st, const char *sql, sqlite3_stmt **s,
 		   struct errbuf *err)
 {
@@ -131,7 +115,7 @@ int store_pcaps_list(struct store *st, const struct store_pcap_filter *f,
 
 	if (!f)
 		f = &kept;
-	if (f->since && !since_ok(f->since))
+	if (f->since && !store__since_ok(f->since))
 		return errbuf_set(err, PE_INVAL, "since: '%s' is not a UTC "
 				  "time like 2026-11-23T13:43:04.123456Z",
 				  f->since);

@@ -37,7 +37,7 @@ int store__query_prepare(struct store *st, struct errbuf *err)
  * since must be a non-empty prefix of the stored form, so that comparing
  * text compares times: "2026-11-23" is fine, "2026-11-23 13:00" is not.
  */
-static bool since_ok(const char *since)
+bool store__since_ok(const char *since)
 {
 	static const char shape[] = "0000-00-00T00:00:00.000000Z";
 	size_t n = strlen(since);
@@ -68,7 +68,7 @@ int store_runs_list(struct store *st, const struct store_run_filter *f,
 
 	if (!f)
 		f = &all;
-	if (f->since && !since_ok(f->since))
+	if (f->since && !store__since_ok(f->since))
 		return errbuf_set(err, PE_INVAL, "since: '%s' is not a UTC "
 				  "time like 2026-11-23T13:43:04.123456Z",
 				  f->since);
