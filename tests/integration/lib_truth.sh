@@ -323,9 +323,11 @@ for s in run.get("steps", []):
                 # request burst starts with it when it carries more records,
                 # else with the next segment
                 b0 = 1 if len(cdata) >= 2 and len(cdata[1]["recs"]) > 2 else 2
-                if len(cdata) > b0:
-                    burst = [p for p in cdata[b0:] if p["t"] <= cdata[b0]["t"] + 0.002]
-                    req = burst[-1]
+                s1 = next((p for p in sdata if len(cdata) > 1 and p["t"] > cdata[1]["t"]), None)
+                if len(cdata) > b0 and s1 and rtt is not None:
+                    burst = [p for p in cdata[b0:] if p["t"] < s1["t"] + max(0.8 * rtt, 1) / 1000 and p["recs"] != [26]]
+                    req = burst[-1] if burst else None
+                if req:
                     resp = next((p for p in sdata if p["t"] > req["t"] and p["t"] >= req["t"] + max(0, nms - 5) / 1000), None)
             if req and resp:
                 think_cap = (resp["t"] - req["t"]) * 1000
