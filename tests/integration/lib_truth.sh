@@ -54,13 +54,16 @@
 #                   Nagle stall happens after the write; both are the
 #                   server's time on the wire.  nginx has no log to say
 #                   which segment is the response: the request is the last
-#                   client segment of the burst that follows the client's
-#                   Finished (curl sends preface, SETTINGS and HEADERS
-#                   within 2 ms, sometimes ms after its Finished; its
-#                   SETTINGS ACK comes an RTT later), the
-#                   response the first server data segment at least S-5
-#                   ms after it (S: the configured sleep; nginx sleeps at
-#                   least S, lib_servers.sh) (method cap-nginx)
+#                   client data segment after the client's Finished and
+#                   before its SETTINGS ACK could come (an RTT after the
+#                   server's first segment that follows the Finished;
+#                   0.8 RTT, at least 1 ms), not counting a lone 26-byte
+#                   record (a SETTINGS ACK).  curl sends preface, SETTINGS
+#                   and HEADERS within a few ms (3 ms apart seen; a 2 ms
+#                   window missed it).  The response: the first server
+#                   data segment at least S-5 ms after the request (S: the
+#                   configured sleep; nginx sleeps at least S,
+#                   lib_servers.sh) (method cap-nginx)
 #   request_ack_ms  rtt truth + (the server's first segment acknowledging
 #                   the request's last byte - the request's arrival), both
 #                   on the server's device; "-" when the request was
