@@ -190,23 +190,15 @@ if truth_up --offload; then
 	truth_case $c "http GET $(truth_url tls 0 '&size=5000000') name=x tls_min=1.3 http=1.1" ||
 		not_ok "$c: probe run"
 	expect_eq "$(jget 'st("x")["bytes"]')" 5000000 "$c: 5 MB downloaded"
-	# Known failure: probe's capture drops packets with offloads on (seen
-	# in 2 of 3 runs: 28 and 49 of ~300): its ring is 4 MiB with a 256 KiB
-	# snaplen (src/capture/capture.h), so TPACKET slots of 256 KiB leave
-	# ~16 per ring, too few for a burst of 64 KB GRO packets (lib_bench.sh
-	# saw the same with tcpdump's defaults).  The transfer_ms of such a run
-	# ends early and is still reported as source pcap.
+	# probe's capture once dropped 28-108 of ~300 such 64 KB GRO packets
+	# (TPACKET_V2 slots sized for 64 KiB, a 4 MiB ring); since it reads
+	# TPACKET_V3 blocks (src/capture/capture.h) it drops none, and
+	# transfer_ms ends where the client-side capture says.
 	drops=$(jget 'r["capture_drops"]')
-	kf="capture bug: 4 MiB ring with 256 KiB snaplen, ~16 TPACKET slots, drops GRO bursts"
-	if [ "$drops" = 0 ]; then ok "$c: probe's capture dropped no packet"; else
-		skip "$c: probe's capture dropped $drops packets" "known failure ($kf)"; fi
+	expect_eq "$drops" 0 "$c: probe's capture dropped no packet"
 	check $c x 1 rtt_ms $TOL_RTT
 	check $c x 1 think_ms $TOL_THINK
-	if [ "$drops" = 0 ] || near "$(truth_get $c x 1 transfer_ms probe)" "$(truth_get $c x 1 transfer_ms truth)" $TOL_THINK; then
-		check $c x 1 transfer_ms $TOL_THINK
-	else
-		skip "$c: transfer_ms $(truth_get $c x 1 transfer_ms probe) vs truth $(truth_get $c x 1 transfer_ms truth) with $drops packets dropped" \
-			"known failure ($kf)"; fi
+	check $c x 1 transfer_ms $TOL_THINK
 	big=$(awk -F'\t' '$9 > 1448 { n++ } END { print n + 0 }' "$TRUTH_DIR/$c/cli.tsv")
 	[ "$big" -gt 0 ] && ok "$c: $big segments larger than the MSS in the client-side capture" ||
 		not_ok "$c: no segment larger than the MSS (offloads off?)"
