@@ -23,7 +23,7 @@
 #                         (the lines are printed anyway).
 #   truth_case CASE [--nginx-ms S] SCN-STEPS...   truth_run, quietly, again
 #                         (3 runs at most) while a leg of the bench was more
-#                         than TRUTH_LEG_MS (1 ms) over D (leg_excess below):
+#                         than TRUTH_LEG_MS (0.6 ms) over D (leg_excess below):
 #                         pbfwd woke late and the truth no longer describes
 #                         probe's packets.  Says so on stdout ("# ...").
 #                         Sets TRUTH_REDONE (runs not used)
@@ -186,7 +186,9 @@ truth_case() {
 		rc=$?
 		x=$(awk -F'\t' -v c="$c" '$1 == c && $4 == "leg_excess" && $5 + 0 > m { m = $5 + 0 }
 			END { print m + 0 }' "$TRUTH_DIR/lines")
-		awk -v x="$x" -v t="${TRUTH_LEG_MS:-1}" 'BEGIN { exit !(x <= t) }' && break
+		# pbfwd holds D to +0.1..0.5 ms; 0.67 ms on the handshake
+		# alone once made a 0 ms server's think -0.55 (inconsistent)
+		awk -v x="$x" -v t="${TRUTH_LEG_MS:-0.6}" 'BEGIN { exit !(x <= t) }' && break
 		echo "# $c: a packet took $x ms over D across the bench (pbfwd woke late): run $i not used"
 		[ $i = 3 ] && break
 		TRUTH_REDONE=$((TRUTH_REDONE + 1))
