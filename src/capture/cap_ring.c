@@ -34,8 +34,9 @@ int cap_ring_init(struct cap_ring *r, size_t soft, struct errbuf *err)
 		return errbuf_set(err, PE_INVAL, "ring of %zu bytes", soft);
 	r->soft = soft;
 	r->hard = 2 * soft;
+	r->reserve = soft / 8;
 	/* every entry costs at least sizeof(struct cap_pkt) */
-	size_t max_entries = r->hard / sizeof(struct cap_pkt) + 1;
+	size_t max_entries = (r->hard + r->reserve) / sizeof(struct cap_pkt) + 1;
 	r->n_dir = max_entries / CAP_RING_BLOCK + 1;
 	r->dir = calloc(r->n_dir, sizeof(*r->dir));
 	if (!r->dir)
@@ -81,12 +82,15 @@ static uint8_t *arena_take(struct cap_ring *r, size_t n)
 	return p;
 }
 
-/* Bytes of a frame before its transport payload (cap_ring.h). */
+/* Bytes of a frame before its transport payload (cap_ring.h); *hs: a
+ * TCP segment that opens or closes its connection (SYN, FIN, RST). */
 static uint32_t headers_len(const uint8_t *data, uint32_t caplen,
-			    uint32_t len, int linktype)
+			    uint32_t len, int linktype, bool *hs)
 {
 	struct dec_pkt d;
 	dec_packet(linktype, data, caplen, len, &d);
+	*hs = d.l4 == DEC_L_TCP &&
+	      (d.tcp.flags & (DEC_TH_SYN | DEC_TH_FIN | DEC_TH_RST));
 	if ((d.l4 == DEC_L_TCP || d.l4 == DEC_L_UDP) && d.payload &&
 	    d.payload >= data && d.payload <= data + caplen)
 		return (uint32_t)(d.payload - data);
@@ -102,10 +106,14 @@ int cap_ring_append(struct cap_ring *r, uint64_t ts_ns, const uint8_t *data,
 
 	atomic_fetch_add_explicit(&r->received, 1, memory_order_relaxed);
 	if (r->used + cap_ring_cost(caplen) > r->soft) {
-		uint32_t h = headers_len(data, caplen, len, linktype);
+		bool hs;
+		uint32_t h = headers_len(data, caplen, len, linktype, &hs);
 		cut = h < caplen;
 		caplen = h;
-		if (r->used + cap_ring_cost(caplen) > r->hard)
+		/* past the hard cap, handshakes (and closes) still go in,
+		 * from a reserve: each connection's start and end stay */
+		size_t cost = r->used + cap_ring_cost(caplen);
+		if (cost > r->hard && (!hs || cost > r->hard + r->reserve))
 			goto lost;
 	}
 	if (n / CAP_RING_BLOCK >= r->n_dir)

@@ -17,7 +17,10 @@
  * it is kept whole; otherwise it is cut to its headers (dec_packet():
  * everything before the TCP/UDP payload; a frame with no TCP/UDP payload
  * found keeps at most CAP_RING_CUT_OTHER bytes, enough for an ICMP error
- * and the header it quotes); if even that would pass 2 x soft, it is lost.
+ * and the header it quotes); if even that would pass 2 x soft, it is lost
+ * -- unless it is a TCP SYN, FIN or RST, which a reserve of soft / 8
+ * beyond the hard cap still takes: every connection's handshake and end
+ * stay in the ring (DESIGN section 8).
  */
 #ifndef PROBE_CAPTURE_CAP_RING_H
 #define PROBE_CAPTURE_CAP_RING_H
@@ -37,6 +40,7 @@ struct cap_ring_chunk;
 
 struct cap_ring {
 	size_t soft, hard;             /* budget, bytes */
+	size_t reserve;                /* past hard: handshakes only */
 	size_t used;                   /* budget spent (writer only) */
 	struct cap_ring_chunk *chunks; /* newest first (writer only) */
 	struct cap_pkt **dir;          /* n_dir blocks, allocated lazily */

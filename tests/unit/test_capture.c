@@ -86,6 +86,31 @@ static void test_capture_ring_soft_and_hard_caps(void **state)
 		assert_memory_equal(p->data, b, p->caplen);
 	}
 	assert_null(cap_ring_get(&r, count));
+	/* past the hard cap a data segment is lost, a SYN or FIN is kept
+	 * (headers only) from the reserve, until the reserve is spent */
+	size_t lost = atomic_load(&r.lost);
+	frame(b, 1000, 7);
+	assert_int_equal(cap_ring_append(&r, 900, b, (uint32_t)n,
+					 (uint32_t)n, 0, 1), 0);
+	assert_int_equal(atomic_load(&r.lost), lost + 1);
+	b[14 + 20 + 13] = 0x02; /* SYN */
+	assert_int_equal(cap_ring_append(&r, 901, b, HDRS, HDRS, 0, 1), 0);
+	b[14 + 20 + 13] = 0x11; /* FIN ACK, with data */
+	assert_int_equal(cap_ring_append(&r, 902, b, (uint32_t)n,
+					 (uint32_t)n, 0, 1), 0);
+	assert_int_equal(cap_ring_count(&r), count + 2);
+	assert_int_equal(atomic_load(&r.lost), lost + 1);
+	const struct cap_pkt *q = cap_ring_get(&r, count + 1);
+	assert_int_equal(q->ts_ns, 902);
+	assert_int_equal(q->caplen, HDRS);
+	assert_true(q->cut);
+	for (size_t i = 0; i < 100000; i++)
+		assert_int_equal(cap_ring_append(&r, 1000 + i, b, HDRS, HDRS,
+						 0, 1),
+				 0);
+	assert_true(r.used <= r.hard + r.reserve);
+	assert_true(cap_ring_count(&r) > count + 2);
+	assert_true(atomic_load(&r.lost) > lost + 1);
 	cap_ring_release(&r);
 }
 
