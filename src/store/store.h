@@ -136,6 +136,29 @@ int store_baseline_samples(struct store *st, const char *scenario,
 			   const char *metric, store_sample_cb *cb, void *ctx,
 			   struct errbuf *err) PE_WARN_UNUSED;
 
+/* Which runs store_samples() reads. */
+struct store_sample_filter {
+	const char *since, *until;   /* started_at in [since, until); NULL */
+	bool with_breaching;         /* false: runs that breached left out */
+};
+
+/* As store_baseline_samples, with the window and breaching runs the
+ * filter says (baselines: no breaching runs; `probe compare`'s recent
+ * figures: all of them). */
+int store_samples(struct store *st, const char *scenario, const char *region,
+		  const struct store_sample_filter *f, const char *metric,
+		  store_sample_cb *cb, void *ctx, struct errbuf *err)
+	PE_WARN_UNUSED;
+
+typedef int store_text_cb(void *ctx, const char *text);
+
+/* The distinct server addresses the scenario's connections in the region
+ * went to, in runs started at or after since. */
+int store_scenario_addrs(struct store *st, const char *scenario,
+			 const char *region, const char *since,
+			 store_text_cb *cb, void *ctx, struct errbuf *err)
+	PE_WARN_UNUSED;
+
 /* Insert or replace one baseline row. */
 int store_baseline_put(struct store *st, const struct store_baseline *b,
 		       struct errbuf *err) PE_WARN_UNUSED;

@@ -27,6 +27,14 @@ int store_baseline_samples(struct store *st, const char *scenario,
 			   const char *metric, store_sample_cb *cb, void *ctx,
 			   struct errbuf *err)
 {
+	struct store_sample_filter f = { since, NULL, false };
+	return store_samples(st, scenario, region, &f, metric, cb, ctx, err);
+}
+
+int store_samples(struct store *st, const char *scenario, const char *region,
+		  const struct store_sample_filter *f, const char *metric,
+		  store_sample_cb *cb, void *ctx, struct errbuf *err)
+{
 	int m = metric_by_name(metric);
 	if (m < 0)
 		return errbuf_set(err, PE_INVAL, "unknown metric '%s'", metric);
@@ -48,9 +56,10 @@ int store_baseline_samples(struct store *st, const char *scenario,
 		 "SELECT s.name, coalesce(s.family, 'any'),"
 		 " coalesce(s.conn_state, 'any'), x.%s"
 		 " FROM %s JOIN runs r ON r.seq = s.run_seq"
-		 " WHERE r.scenario = ?1 AND r.region = ?2 AND r.breach = 0"
-		 " AND r.started_at >= ?3 AND x.%s IS NOT NULL"
-		 " ORDER BY r.seq",
+		 " WHERE r.scenario = ?1 AND r.region = ?2"
+		 " AND (?5 OR r.breach = 0)"
+		 " AND r.started_at >= ?3 AND (?4 = '' OR r.started_at < ?4)"
+		 " AND x.%s IS NOT NULL ORDER BY r.seq",
 		 mi->name, from, mi->name);
 	sqlite3_stmt *s;
 	int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
@@ -58,7 +67,9 @@ int store_baseline_samples(struct store *st, const char *scenario,
 		return store__fail(st->db, rc, err, "baseline samples");
 	sqlite3_bind_text(s, 1, scenario, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, region, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, since ? since : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, f->since ? f->since : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, f->until ? f->until : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 5, f->with_breaching);
 	int ret = 0;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		ret = cb(ctx, text(s, 0), text(s, 1), text(s, 2),
@@ -219,4 +230,31 @@ int store_threshold_streak(struct store *st, const char *scenario,
 			  : store__fail(st->db, rc, err, "threshold history");
 	sqlite3_finalize(s);
 	return ret;
+}
+
+int store_scenario_addrs(struct store *st, const char *scenario,
+			 const char *region, const char *since,
+			 store_text_cb *cb, void *ctx, struct errbuf *err)
+{
+	static const char sql[] =
+		"SELECT DISTINCT c.dst_addr FROM connections c"
+		" JOIN runs r ON r.seq = c.run_seq"
+		" WHERE r.scenario = ?1 AND r.region = ?2"
+		" AND r.started_at >= ?3 AND c.dst_addr IS NOT NULL"
+		" ORDER BY c.dst_addr";
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return store__fail(st->db, rc, err, "addresses");
+	sqlite3_bind_text(s, 1, scenario, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, region, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, since ? since : "", -1, SQLITE_STATIC);
+	int ret = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if ((ret = cb(ctx, text(s, 0))) != 0)
+			break;
+	if (!ret && rc != SQLITE_DONE)
+		ret = store__fail(st->db, rc, err, "addresses");
+	sqlite3_finalize(s);
+	return ret < 0 ? ret : 0;
 }

@@ -57,6 +57,13 @@ int timeutil_utc_now(char *buf, size_t len)
 int timeutil_utc_minus_days(const char *utc, unsigned days, char *buf,
 			    size_t len)
 {
+	return timeutil_utc_minus_seconds(utc, (uint64_t)days * 86400, buf,
+					  len);
+}
+
+int timeutil_utc_minus_seconds(const char *utc, uint64_t seconds, char *buf,
+			       size_t len)
+{
 	struct tm tm;
 	memset(&tm, 0, sizeof(tm));
 	const char *rest = strptime(utc, "%Y-%m-%dT%H:%M:%S", &tm);
@@ -65,6 +72,6 @@ int timeutil_utc_minus_days(const char *utc, unsigned days, char *buf,
 	time_t t = timegm(&tm);
 	if (t == (time_t)-1)
 		return -1;
-	t -= (time_t)days * 86400;
+	t -= (time_t)seconds;
 	return timeutil_utc((int64_t)t * 1000000000, buf, len);
 }

@@ -30,5 +30,7 @@ int timeutil_utc_now(char *buf, size_t len);
 /* The UTC text `days` days before utc (same form); 0 or -1 (bad input). */
 int timeutil_utc_minus_days(const char *utc, unsigned days, char *buf,
 			    size_t len);
+int timeutil_utc_minus_seconds(const char *utc, uint64_t seconds, char *buf,
+			       size_t len);
 
 #endif
