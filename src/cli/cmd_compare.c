@@ -16,8 +16,8 @@
 #include "util/units.h"
 
 const char cmd_compare_usage[] =
-	"usage: probe compare [--scenario NAME] [--recent T] [--json]\n"
-	"                     [--db FILE]\n\n"
+	"usage: probe compare [--scenario NAME] [--recent T | --recent-runs N]\n"
+	"                     [--json] [--db FILE]\n\n"
 	"For each scenario, each region's recent figures (runs of the last\n"
 	"--recent, default 1h) of rtt_ms, retrans, think_ms and ttfb_wire_ms\n"
 	"per step against that region's baseline (the baseline_days before,\n"
@@ -35,6 +35,7 @@ const char cmd_compare_usage[] =
 	"is at least 1 and over the baseline's p95.\n\n"
 	"  --scenario NAME  only this scenario\n"
 	"  --recent T       the recent window (e.g. 30m, 2h)\n"
+	"  --recent-runs N  instead: each region's last N runs are recent\n"
 	"  --json           one JSON object per scenario\n\n" CLI_COMMON_HELP;
 
 static void num(double v)
@@ -144,16 +145,19 @@ static void print_json(const struct cmp_scenario *sc)
 
 int cmd_compare(int argc, char **argv, struct app *app)
 {
-	enum { OPT_SCENARIO = OPT_CMD_BASE, OPT_RECENT, OPT_JSON };
+	enum { OPT_SCENARIO = OPT_CMD_BASE, OPT_RECENT, OPT_RECENT_RUNS,
+	       OPT_JSON };
 	static const struct option opts[] = {
 		CLI_COMMON_OPTS,
 		{ "scenario", required_argument, NULL, OPT_SCENARIO },
 		{ "recent", required_argument, NULL, OPT_RECENT },
+		{ "recent-runs", required_argument, NULL, OPT_RECENT_RUNS },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ 0 } };
 	const char *scenario = NULL;
 	bool json = false;
 	double recent_ms = 3600e3;
+	unsigned long recent_runs = 0;
 	int c, exit_now, ret;
 
 	cli_getopt_reset();
@@ -168,6 +172,13 @@ int cmd_compare(int argc, char **argv, struct app *app)
 				return cli_usage_error(
 					app, "--recent '%s': expected a "
 					     "duration of a minute or more",
+					optarg);
+			break;
+		case OPT_RECENT_RUNS:
+			if (units_uint(optarg, 1, 100000, &recent_runs) < 0)
+				return cli_usage_error(
+					app, "--recent-runs '%s': expected 1 "
+					     "or more",
 					optarg);
 			break;
 		case OPT_JSON:
@@ -191,6 +202,7 @@ int cmd_compare(int argc, char **argv, struct app *app)
 		.min_n = (unsigned)app->cfg.baseline_min_n,
 		.days = (unsigned)app->cfg.baseline_days,
 		.recent_min = (unsigned)(recent_ms / 60e3),
+		.recent_runs = (unsigned)recent_runs,
 		.now = now,
 	};
 	struct cmp_result res;

@@ -310,10 +310,32 @@ int escalate_compare(struct store *st, const char *scenario,
 		struct cmp_scenario *sc = &out->v[i];
 		for (size_t k = 0; ret == 0 && k < sc->n_regions; k++) {
 			struct cmp_region *rg = &sc->regions[k];
-			ret = region_figs(st, sc, rg, o, recent, base, err);
+			char r_since[TIMEUTIL_UTC_LEN], b_since[TIMEUTIL_UTC_LEN];
+			snprintf(r_since, sizeof(r_since), "%s", recent);
+			snprintf(b_since, sizeof(b_since), "%s", base);
+			if (o->recent_runs) {
+				/* this region's last N runs are the recent */
+				ret = store_nth_latest_start(
+					st, sc->name, rg->name, o->recent_runs,
+					r_since, sizeof(r_since), err);
+				if (ret == 0)
+					snprintf(r_since, sizeof(r_since), "%s",
+						 "0000"); /* fewer: all */
+				if (ret >= 0 &&
+				    timeutil_utc_minus_days(r_since, o->days,
+							    b_since,
+							    sizeof(b_since)) < 0)
+					snprintf(b_since, sizeof(b_since), "%s",
+						 "0000");
+				if (ret > 0)
+					ret = 0;
+			}
+			if (ret == 0)
+				ret = region_figs(st, sc, rg, o, r_since,
+						  b_since, err);
 			if (ret == 0)
 				ret = store_scenario_addrs(st, sc->name,
-							   rg->name, recent,
+							   rg->name, r_since,
 							   on_addr, rg, err);
 		}
 		if (ret == 0)

@@ -4,7 +4,8 @@
  * everywhere, or the front end some regions are sent to?
  *
  * For each scenario, region and step, the recent figures (runs started in
- * the last `recent` window, breaching or not) of rtt_ms, retrans,
+ * the last `recent` window, or each region's last N runs, breaching or
+ * not) of rtt_ms, retrans,
  * think_ms and ttfb_wire_ms are set against the same region's baseline
  * (runs of the `days` before that window that did not breach).  A figure
  * is "up" when its recent p50 exceeds the baseline p50 by the factor and
@@ -45,6 +46,8 @@ struct cmp_opts {
 	unsigned min_n;        /* baseline samples a figure needs */
 	unsigned days;         /* baseline window before the recent one */
 	unsigned recent_min;   /* the recent window, minutes */
+	unsigned recent_runs;  /* instead (when > 0): each region's last N
+				* runs of the scenario are the recent ones */
 	const char *now;       /* UTC text */
 };
 

@@ -159,6 +159,12 @@ int store_scenario_addrs(struct store *st, const char *scenario,
 			 store_text_cb *cb, void *ctx, struct errbuf *err)
 	PE_WARN_UNUSED;
 
+/* started_at of the scenario's n-th latest run in the region (n >= 1)
+ * into buf: 1, 0 when there are fewer runs, or a negative PE_*. */
+int store_nth_latest_start(struct store *st, const char *scenario,
+			   const char *region, unsigned n, char *buf,
+			   size_t len, struct errbuf *err) PE_WARN_UNUSED;
+
 /* Insert or replace one baseline row. */
 int store_baseline_put(struct store *st, const struct store_baseline *b,
 		       struct errbuf *err) PE_WARN_UNUSED;

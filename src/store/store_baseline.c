@@ -258,3 +258,29 @@ int store_scenario_addrs(struct store *st, const char *scenario,
 	sqlite3_finalize(s);
 	return ret < 0 ? ret : 0;
 }
+
+int store_nth_latest_start(struct store *st, const char *scenario,
+			   const char *region, unsigned n, char *buf,
+			   size_t len, struct errbuf *err)
+{
+	static const char sql[] =
+		"SELECT started_at FROM runs WHERE scenario = ?1 AND region = ?2"
+		" ORDER BY started_at DESC, seq DESC LIMIT 1 OFFSET ?3";
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return store__fail(st->db, rc, err, "runs");
+	sqlite3_bind_text(s, 1, scenario, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, region, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, n ? n - 1 : 0);
+	int ret = 0;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		snprintf(buf, len, "%s", text(s, 0));
+		ret = 1;
+	} else if (rc != SQLITE_DONE) {
+		ret = store__fail(st->db, rc, err, "runs");
+	}
+	sqlite3_finalize(s);
+	return ret;
+}

@@ -120,9 +120,11 @@ static void baseline(struct fx *fx)
 			    "198.51.100.1");
 }
 
+static unsigned recent_runs; /* 0: the time window */
+
 static enum cmp_verdict verdict(struct fx *fx, char **regions)
 {
-	struct cmp_opts o = { 5, 7, 60, NOW };
+	struct cmp_opts o = { 5, 7, 60, recent_runs, NOW };
 	struct cmp_result res;
 	struct errbuf err;
 	assert_int_equal(escalate_compare(fx->st, NULL, &o, &res, &err), 0);
@@ -197,6 +199,29 @@ static void test_mixed(void **state)
 	free(r);
 }
 
+/* The same by run count: each region's last run is the recent one, even
+ * when all runs are inside the time window. */
+static void test_recent_runs(void **state)
+{
+	struct fx *fx = *state;
+	char *r;
+	baseline(fx);
+	run(fx, "r1", NEW, 10.2, 50.5, "198.51.100.1");
+	run(fx, "r2", NEW, 100, 50, "198.51.100.1");
+	run(fx, "r3", NEW, 121, 52, "198.51.100.1");
+	recent_runs = 1;
+	struct cmp_opts o = { 5, 7, 24 * 60, 1, NOW };
+	struct cmp_result res;
+	struct errbuf err;
+	assert_int_equal(escalate_compare(fx->st, "shop", &o, &res, &err), 0);
+	assert_int_equal(res.v[0].verdict, CMP_NETWORK_LOCAL);
+	assert_string_equal(res.v[0].regions_text, "r2");
+	cmp_result_release(&res);
+	assert_int_equal(verdict(fx, &r), CMP_NETWORK_LOCAL);
+	free(r);
+	recent_runs = 0;
+}
+
 static void test_not_ready(void **state)
 {
 	struct fx *fx = *state;
@@ -213,7 +238,8 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_none), T(test_network_local), T(test_application_wide),
-		T(test_server_local), T(test_mixed), T(test_not_ready),
+		T(test_server_local), T(test_mixed), T(test_recent_runs),
+		T(test_not_ready),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
