@@ -365,12 +365,15 @@ static void test_store_load_runs_after(void **state)
 	assert_int_equal(n, 5);
 	for (size_t i = 1; i < n; i++)
 		assert_true(seqs[i] > seqs[i - 1]);
-	assert_int_equal(store_runs_after(fx->st, seqs[1], 2, seqs, &n, &err),
+	int64_t page[8], second = seqs[1];
+	assert_int_equal(store_runs_after(fx->st, second, 2, page, &n, &err),
 			 0);
 	assert_int_equal(n, 2);
-	assert_int_equal(store_runs_after(fx->st, seqs[1], 8, seqs, &n, &err),
+	assert_int_equal(page[0], seqs[2]);
+	assert_int_equal(store_runs_after(fx->st, second, 8, page, &n, &err),
 			 0);
 	assert_int_equal(n, 3);
+	assert_int_equal(page[2], seqs[4]);
 	assert_int_equal(store_runs_after(fx->st, 1000, 8, seqs, &n, &err), 0);
 	assert_int_equal(n, 0);
 }
