@@ -150,6 +150,28 @@ kill -TERM $srv; wait $srv; rc=$?; srv=
 expect_eq "$rc" 0 "SIGTERM: serve exits 0"
 expect_eq "$(sha256sum "$T/p.db" | cut -d' ' -f1)" "$sum0" "the database file is unchanged"
 
+# HTTPS with a self-signed certificate (libmicrohttpd's GnuTLS)
+if openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/k.pem" -out "$T/c.pem" \
+	-days 2 -subj /CN=localhost >/dev/null 2>&1; then
+	"$PROBE" serve --listen "127.0.0.1:$sport" --token-file "$T/token" \
+		--tls-cert "$T/c.pem" --tls-key "$T/k.pem" \
+		--db "$T/p.db" --spool "$T/spool" --config /dev/null 2>"$T/serve.err" &
+	srv=$!
+	for _ in $(seq 50); do grep -q listening "$T/serve.err" && break; sleep 0.1; done
+	S=https://127.0.0.1:$sport
+	expect_eq "$(code -k "$S/healthz")" 200 "https: /healthz 200"
+	expect_eq "$(code -k "$S/metrics")" 401 "https: /metrics 401 without a token"
+	expect_eq "$(curl -sk "${auth[@]}" "$S/api/runs?after=0" | grep -c '"format_version":1')" 3 \
+		"https: /api/runs with the token"
+	kill -TERM $srv; wait $srv; rc=$?; srv=
+	expect_eq "$rc" 0 "https: SIGTERM, exit 0"
+else
+	skip "https" "openssl cannot make a certificate"
+fi
+run_probe serve --listen "127.0.0.1:$sport" --token-file "$T/token" --tls-cert "$T/c.pem" \
+	--db "$T/p.db" --config /dev/null
+expect_rc 2 "--tls-cert without --tls-key: usage error"
+
 chmod 644 "$T/token"
 timeout 5 "$PROBE" serve --listen "127.0.0.1:$sport" --token-file "$T/token" \
 	--db "$T/p.db" --config /dev/null >"$T/out" 2>"$T/err"
