@@ -299,4 +299,57 @@ int store_runs_delete_before(struct store *st, const char *before,
 			     bool dry_run, int64_t *n, struct errbuf *err)
 	PE_WARN_UNUSED;
 
+/* ---- serve (store_serve.c) ---------------------------------------------- */
+
+/*
+ * Load run seq whole into *out (run_rec_init'ed first): its runs row,
+ * steps, certificates, connections, exchanges, findings, pcap row and
+ * threshold evaluations, as store_run_save() wrote them.  Connection keys
+ * are the connections' row ids.  The caller releases *out with
+ * run_rec_release(), also on failure (it is then empty).
+ * Errors: PE_NOTFOUND (no such run), PE_LIMIT, PE_NOMEM, PE_STORE,
+ * PE_BUSY.
+ */
+int store_run_load(struct store *st, int64_t seq, struct run_rec *out,
+		   struct errbuf *err) PE_WARN_UNUSED;
+
+/* The seqs of at most max runs with seq > after, ascending, into seqs[];
+ * *n how many.  PE_STORE, PE_BUSY. */
+int store_runs_after(struct store *st, int64_t after, size_t max,
+		     int64_t *seqs, size_t *n, struct errbuf *err)
+	PE_WARN_UNUSED;
+
+/* A figure for /metrics with its labels (borrowed for the call; "" for
+ * NULL).  Returns 0 to go on, > 0 to stop, < 0 to fail. */
+typedef int store_serve_sample_cb(void *ctx, const char *scenario,
+				  const char *step, const char *region,
+				  const char *probe_id, double value);
+
+/*
+ * Every non-NULL figure `metric` (a public name of model/metric.c) of the
+ * runs started at or after since (UTC text; "" or NULL: all), sorted by
+ * scenario, step, region, probe_id.  PE_INVAL (unknown metric), PE_STORE.
+ */
+int store_serve_samples(struct store *st, const char *metric,
+			const char *since, store_serve_sample_cb *cb,
+			void *ctx, struct errbuf *err) PE_WARN_UNUSED;
+
+/* Runs grouped by scenario, region and probe_id (borrowed strings). */
+struct store_serve_group {
+	const char *scenario, *region, *probe_id;
+	int64_t runs, breaches;     /* all stored runs of the group */
+	bool last_ok;               /* the newest (highest seq) run's ok */
+	const char *last_started_at;
+};
+typedef int store_serve_latest_cb(void *ctx,
+				  const struct store_serve_group *g);
+
+/* cb for each group, sorted; cb's return as for store_serve_samples. */
+int store_serve_latest(struct store *st, store_serve_latest_cb *cb,
+		       void *ctx, struct errbuf *err) PE_WARN_UNUSED;
+
+/* From now on the connection refuses to write (PRAGMA query_only): serve
+ * is read-only by construction.  PE_STORE. */
+int store_query_only(struct store *st, struct errbuf *err) PE_WARN_UNUSED;
+
 #endif
