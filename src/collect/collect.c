@@ -446,7 +446,8 @@ static int page_store(struct store *st, const struct collect_region *r,
 			 * a row here would point at a path on another host,
 			 * which retention here would try to delete.
 			 */
-			pcap_rec_release(run.pcap);
+			if (run.pcap)
+				pcap_rec_release(run.pcap);
 			free(run.pcap);
 			run.pcap = NULL;
 			run.seq = 0;
