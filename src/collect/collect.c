@@ -489,8 +489,13 @@ int collect_region(struct store *st, const struct collect_region *r,
 
 		if (!h)
 			return errbuf_set(err, PE_NOMEM, "curl_easy_init");
-		snprintf(url, sizeof(url), "%s/api/runs?after=%" PRId64
-			 "&limit=%d", r->base_url, cursor, COLLECT_PAGE_RUNS);
+		if ((size_t)snprintf(url, sizeof(url), "%s/api/runs?after=%"
+				     PRId64 "&limit=%d", r->base_url, cursor,
+				     COLLECT_PAGE_RUNS) >= sizeof(url)) {
+			curl_easy_cleanup(h);
+			return errbuf_set(err, PE_INVAL, "%s: URL too long",
+					  r->base_url);
+		}
 		pb.n = 0;
 		pb.toobig = false;
 		ret = http_setup(h, r, url, &hl, &hd, COLLECT_TIMEOUT_S, err);
@@ -603,7 +608,10 @@ int collect_pcap_fetch(const struct collect_region *r, const char *run_id,
 		return ret;
 	if (!run_id_ok(run_id))
 		return errbuf_set(err, PE_INVAL, "%s: not a run id", run_id);
-	snprintf(url, sizeof(url), "%s/api/pcaps/%s", r->base_url, run_id);
+	if ((size_t)snprintf(url, sizeof(url), "%s/api/pcaps/%s", r->base_url,
+			     run_id) >= sizeof(url))
+		return errbuf_set(err, PE_INVAL, "%s: URL too long",
+				  r->base_url);
 	if (!(c.h = curl_easy_init()) || !(c.md = EVP_MD_CTX_new())) {
 		ret = errbuf_set(err, PE_NOMEM, "out of memory");
 		goto out;

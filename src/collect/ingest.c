@@ -457,8 +457,9 @@ static int step_parse(struct ictx *c, json_object *o, struct run_rec *run)
 	}
 	for (size_t i = 0; i < s->n_exchanges; i++)
 		s->exchanges[i].id = (int64_t)i;
-	qsort(s->exchanges, s->n_exchanges, sizeof(*s->exchanges),
-	      exchange_cmp);
+	if (s->n_exchanges > 1) /* exchanges is NULL when empty */
+		qsort(s->exchanges, s->n_exchanges, sizeof(*s->exchanges),
+		      exchange_cmp);
 	for (size_t i = 0; i < s->n_exchanges; i++)
 		s->exchanges[i].id = 0;
 	return findings_parse(c, o, run, s);
