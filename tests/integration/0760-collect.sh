@@ -9,6 +9,7 @@
 # is reported and skipped while the others land (exit 1).  pcap fetch:
 # the file equals the regional one and its sha256 checks; a tampered
 # X-Probe-Sha256 gives exit 3 and no file; 404 exit 1; 401 exit 3.
+# Over https, the region's ca=FILE is trusted and nothing else.
 #
 # The regional side is a small python3 server (below) until `probe serve`
 # is merged: then this test switches to the real `probe serve`, with the
@@ -78,6 +79,11 @@ class H(http.server.BaseHTTPRequestHandler):
             return self.send(200, data, [("X-Probe-Sha256", sha)])
         self.send(404, b"?\n")
 s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+if len(sys.argv) > 6:  # TLS: CERT KEY
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[5], sys.argv[6])
+    s.socket = ctx.wrap_socket(s.socket, server_side=True)
 open(portfile + ".tmp", "w").write(str(s.server_address[1]))
 os.rename(portfile + ".tmp", portfile)
 s.serve_forever()
@@ -190,6 +196,27 @@ echo "v2 http://127.0.0.1:$(cat "$T/v2.port") $T/eu.token" >"$T/v2.conf"
 run_probe collect --db "$C" --config /dev/null "$T/v2.conf"
 expect_rc 1 "a region serving format_version 2: exit 1"
 expect_match "$err" "format_version 2: this probe reads version 1 only" "format_version 2 refused, said why"
+
+# https: verified against the region's ca=FILE; without it (the system's
+# CAs) the test CA's certificate is refused
+. "$(dirname "$0")/lib_servers.sh"
+if certs_make "$T/pki" 2>"$T/pki.err"; then
+	python3 "$T/region.py" "$T/eu.ndjson" "$T/eu.pcaps" tok-eu "$T/tls.port" \
+		"$T/pki/server.pem" "$T/pki/server.key" &
+	pids+=($!)
+	for _ in $(seq 50); do [ -s "$T/tls.port" ] && break; sleep 0.1; done
+	echo "tls https://127.0.0.1:$(cat "$T/tls.port") $T/eu.token ca=$T/pki/ca.pem" >"$T/tls.conf"
+	run_probe collect --db "$T/tls.db" --config /dev/null "$T/tls.conf"
+	expect_rc 0 "https with ca=FILE: exit 0"
+	expect_match "$out" "^tls: 6 added, 0 already present, cursor 6$" "https: eu's 6 runs collected"
+	echo "tls https://127.0.0.1:$(cat "$T/tls.port") $T/eu.token" >"$T/tls-noca.conf"
+	run_probe collect --db "$T/tls2.db" --config /dev/null "$T/tls-noca.conf"
+	expect_rc 1 "https, a CA the system does not trust: exit 1"
+	expect_match "$err" "region tls: .*(certificate|SSL)" "https: the unverified certificate refused"
+	expect_eq "$(sql "$T/tls2.db" "SELECT count(*) FROM runs")" 0 "https refused: nothing stored"
+else
+	not_ok "certs_make" "$(cat "$T/pki.err")"
+fi
 
 # usage errors name file:line; https only beyond loopback
 echo "eu http://example.com $T/eu.token" >"$T/plain.conf"
