@@ -452,11 +452,18 @@ static int page_store(struct store *st, const struct collect_region *r,
 			run.pcap = NULL;
 			run.seq = 0;
 			ret = store_run_save(st, &run, &e);
-			if (ret < 0)
+			/* another collector may have stored it meanwhile */
+			if (ret == PE_STORE &&
+			    store_run_exists(st, run.run_id, &have, err) == 0 &&
+			    have) {
+				ret = 0;
+				stats->present++;
+			} else if (ret < 0) {
 				errbuf_set(err, ret, "%s: run %s: %s",
 					   r->base_url, run.run_id, e.msg);
-			else
+			} else {
 				stats->added++;
+			}
 		}
 		run_rec_release(&run);
 		if (ret < 0)

@@ -167,6 +167,19 @@ run_probe collect --db "$C" --config /dev/null "$T/regions.conf"
 expect_match "$out" "^eu: 0 added, 4 already present, cursor 5$" "cursor behind: 4 fetched again, skipped by run_id"
 expect_eq "$(q "$C" "SELECT count(*) FROM runs")" 8 "central: still 8 runs"
 
+# two collectors at once into one store: each run once, both exit 0.
+# (The store is made first: two processes creating one new file at once
+# can fail in store_open's PRAGMA journal_mode = WAL, a store matter.)
+"$PROBE" report --db "$T/par.db" --config /dev/null >/dev/null 2>&1
+"$PROBE" collect --db "$T/par.db" --config /dev/null "$T/regions.conf" >"$T/par1" 2>&1 &
+p1=$!
+"$PROBE" collect --db "$T/par.db" --config /dev/null "$T/regions.conf" >"$T/par2" 2>&1
+r2=$?
+wait $p1
+rp=$?; expect_eq "$rp $r2" "0 0" "two collects at once: both exit 0"; [ "$rp$r2" = 00 ] || cat "$T/par1" "$T/par2"
+expect_eq "$(q "$T/par.db" "SELECT count(*), count(DISTINCT run_id) FROM runs")" "8|8" \
+	"two collects at once: 8 runs, each once"
+
 # failures: one region down, one refusing the token, others land
 down=$(freeport)
 printf 'wrong\n' >"$T/bad.token"; chmod 600 "$T/bad.token"
