@@ -379,3 +379,14 @@ CREATE TABLE threshold_evals (
 CREATE INDEX threshold_evals_run ON threshold_evals (run_seq);
 CREATE INDEX threshold_evals_threshold ON threshold_evals (threshold, run_seq);
 CREATE INDEX pcaps_created ON pcaps (created_at);
+CREATE TABLE collect_cursors (
+	-- The region's name, as REGIONS.conf spells it.
+	region TEXT NOT NULL,
+	-- The probe's base URL, as REGIONS.conf spells it.
+	base_url TEXT NOT NULL,
+	-- The regional seq of the last run taken in (0: none yet).
+	last_seq INTEGER NOT NULL CHECK (last_seq >= 0),
+	-- When it last moved (UTC, "2026-11-23T13:43:04.123456Z").
+	updated_at TEXT NOT NULL,
+	PRIMARY KEY (region, base_url)
+);

@@ -1,7 +1,7 @@
 /*
  * cmd_pcap.c: `probe pcap SUBCOMMAND`, a nested table (git
  * builtin/bundle.c): list, show, export and prune the escalation pcaps of
- * this probe's spool; fetch (from a regional probe) comes with issue 7.
+ * this probe's spool; fetch one from a regional probe (collect/collect.h).
  *
  * Exit codes, beyond DESIGN section 10's: a RUN_ID that names no run, or
  * a run with nothing to export (no pcap kept, or already pruned), is
@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "collect/collect.h"
 #include "escalate/retention.h"
 #include "store/store.h"
 #include "util/json.h"
@@ -37,7 +38,8 @@ const char cmd_pcap_usage[] =
 	"  show     why a run's pcap was kept: thresholds, findings, frames\n"
 	"  export   copy a run's pcap out of the spool, sha256 checked\n"
 	"  prune    apply retention (days and bytes, old runs) now\n"
-	"  fetch    download a run's pcap from a regional probe (issue 7)\n\n"
+	"  fetch    download a run's pcap from a regional probe, sha256\n"
+	"           checked ('probe pcap fetch --help')\n\n"
 	"Exit: 0 done; 1 no such run, or nothing to export; 2 usage; 3 a\n"
 	"file that fails its sha256, a path outside the spool, storage.\n\n"
 	CLI_COMMON_HELP;
@@ -687,9 +689,81 @@ out:
 
 /* ---- the table ---------------------------------------------------------- */
 
+static const char fetch_usage[] =
+	"usage: probe pcap fetch --regions FILE REGION RUN_ID [OUT]\n\n"
+	"Download a run's pcap from the regional probe REGION of FILE (as\n"
+	"`probe collect` reads it: NAME BASE_URL TOKEN_FILE [ca=FILE]) into\n"
+	"OUT (default ./RUN_ID.pcapng; never overwritten; mode 0600).  Its\n"
+	"sha256 is computed on the way and checked against the region's\n"
+	"X-Probe-Sha256: a file that does not match is deleted.\n\n"
+	"Exit: 0 fetched and checked; 1 no such run or pcap in REGION;\n"
+	"2 usage; 3 token refused, sha256 mismatch, network or file error.\n";
+
+/* Fetch talks to a region only: it needs no store here. */
 static int pcap_fetch(int argc, char **argv, struct app *app)
 {
-	return cli_stub(argc, argv, app, 7, "fetching pcaps from regions");
+	enum { O_REGIONS = OPT_CMD_BASE };
+	static const struct option opts[] = {
+		CLI_COMMON_OPTS,
+		{ "regions", required_argument, NULL, O_REGIONS },
+		{ 0 }
+	};
+	const char *args[16] = { 0 };
+	unsigned seen = 0;
+	struct collect_regions regs;
+	const struct collect_region *r;
+	char def_out[512], hex[65];
+	struct errbuf err;
+	int ret;
+
+	ret = sub_opts(app, argc, argv, opts, fetch_usage, &seen, args);
+	if (ret >= 0)
+		return ret;
+	if (!args[0])
+		return cli_usage_error(app, "fetch: --regions FILE is needed");
+	if (argc - optind < 2)
+		return cli_usage_error(app, "fetch: want REGION RUN_ID [OUT]");
+	if (argc - optind > 3)
+		return cli_usage_error(app, "fetch: unexpected argument '%s'",
+				       argv[optind + 3]);
+	const char *region = argv[optind], *run_id = argv[optind + 1];
+	const char *out = argc - optind == 3 ? argv[optind + 2] : NULL;
+	if (!out) {
+		if (strchr(run_id, '/') || run_id[0] == '.' ||
+		    (size_t)snprintf(def_out, sizeof(def_out), "%s.pcapng",
+				     run_id) >= sizeof(def_out))
+			return cli_usage_error(app, "fetch: %s: not a run id",
+					       run_id);
+		out = def_out;
+	}
+	if (collect_regions_load(args[0], &regs, &err) < 0)
+		return cli_usage_error(app, "fetch: %s", err.msg);
+	if (!(r = collect_regions_find(&regs, region))) {
+		ret = cli_usage_error(app, "fetch: no region %s in %s", region,
+				      args[0]);
+		goto out;
+	}
+	ret = collect_pcap_fetch(r, run_id, out, hex, &err);
+	switch (ret) {
+	case 0:
+		printf("%s: %s (sha256 %s, checked)\n", run_id, out, hex);
+		ret = EXIT_OK;
+		break;
+	case PE_NOTFOUND:
+		ret = cli_fail(app, EXIT_FAIL, "no such run or pcap in %s: %s",
+			       region, run_id);
+		break;
+	case PE_PERM:
+		ret = cli_fail(app, EXIT_INTERNAL, "%s: token refused: %s",
+			       region, err.msg);
+		break;
+	default:
+		ret = cli_fail(app, EXIT_INTERNAL, "%s: %s", region, err.msg);
+		break;
+	}
+out:
+	collect_regions_release(&regs);
+	return ret;
 }
 
 static const struct {

@@ -351,5 +351,24 @@ int store_serve_latest(struct store *st, store_serve_latest_cb *cb,
 /* From now on the connection refuses to write (PRAGMA query_only): serve
  * is read-only by construction.  PE_STORE. */
 int store_query_only(struct store *st, struct errbuf *err) PE_WARN_UNUSED;
+/* ---- collection from regional probes (store_collect.c) ------------------ */
+
+/*
+ * The regional seq `probe collect` has taken in up to from the probe at
+ * base_url for region (table collect_cursors): *last_seq, 0 when never
+ * collected.  PE_STORE, PE_BUSY.
+ */
+int store_cursor_get(struct store *st, const char *region,
+		     const char *base_url, int64_t *last_seq,
+		     struct errbuf *err) PE_WARN_UNUSED;
+
+/* Set that cursor to last_seq, stamped now (one statement: atomic). */
+int store_cursor_set(struct store *st, const char *region,
+		     const char *base_url, int64_t last_seq,
+		     struct errbuf *err) PE_WARN_UNUSED;
+
+/* *exists: whether a run with this run_id is stored.  PE_STORE, PE_BUSY. */
+int store_run_exists(struct store *st, const char *run_id, bool *exists,
+		     struct errbuf *err) PE_WARN_UNUSED;
 
 #endif

@@ -32,15 +32,6 @@ for c in $cmds; do
 	grep -q "^\.B probe $c\|^\.B $c\$" docs/probe.1 && ok "man page names $c" || not_ok "man page names $c"
 done
 
-# commands whose issue has not come say so and exit 2
-for args in "collect r.conf" \
-	"pcap fetch --regions r eu 1"; do
-	run_probe $args --db "$T/stub.db"
-	[ "$rc" -eq 2 ] && grep -q 'not implemented yet: .* arrives with issue [0-9]' <<<"$err" &&
-		ok "probe $args: not implemented yet, exit 2" ||
-		not_ok "probe $args: not implemented yet, exit 2" "exit $rc" "$err"
-done
-[ ! -e "$T/stub.db" ] && ok "stubs create no store" || not_ok "stubs create no store"
 run_probe pcap
 expect_rc 2 "pcap without subcommand: usage"
 run_probe pcap frob
