@@ -399,6 +399,7 @@ void render_run_json(FILE *out, const struct run_rec *run)
 	jstr(&j, "scenario_file", run->scenario_file);
 	jstr(&j, "region", run->region);
 	jstr(&j, "probe_id", run->probe_id);
+	jstr(&j, "probe_version", run->probe_version);
 	jstr(&j, "started_at", run->started_at);
 	jstr(&j, "finished_at", run->finished_at);
 	json_key(&j, "ok"), json_bool(&j, run->ok);

@@ -46,6 +46,7 @@ static void rich_run(struct run_rec *r)
 	r->scenario_file = xs("/etc/probe/login.scn");
 	r->region = xs("eu-west");
 	r->probe_id = xs("probe-eu1");
+	r->probe_version = xs("0.1.0");
 	r->started_at = xs("2026-11-23T13:43:04.123456Z");
 	r->finished_at = xs("2026-11-23T13:43:05.000001Z");
 	r->ok = false;
