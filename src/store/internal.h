@@ -6,9 +6,14 @@
 #ifndef PROBE_STORE_INTERNAL_H
 #define PROBE_STORE_INTERNAL_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include <sqlite3.h>
 
 #include "store/schema_sql.h"
+#include "model/run.h"
 #include "store/store.h"
 #include "util/err.h"
 
@@ -82,5 +87,45 @@ int store__run_prepare(struct store *st, struct errbuf *err) PE_WARN_UNUSED;
 bool store__since_ok(const char *since);
 int store__query_prepare(struct store *st, struct errbuf *err)
 	PE_WARN_UNUSED;
+
+/* ---- columns (store_cols.c) --------------------------------------------- */
+
+enum store_col_type { COL_TEXT = 1, COL_REAL, COL_INT, COL_BOOL, COL_ENUM };
+
+struct store_col {
+	const char *name;
+	enum store_col_type type;
+	size_t off;
+	const char *const *names; /* COL_ENUM: stored values, [0] = NULL */
+	size_t n_names;
+};
+
+#define COL_TYPE(T, f)                                                    \
+	_Generic(((struct T *)0)->f, char *: COL_TEXT, double: COL_REAL,  \
+		 int64_t: COL_INT, bool: COL_BOOL)
+#define COL(T, f) { #f, COL_TYPE(T, f), offsetof(struct T, f), NULL, 0 }
+/* An enum field is read as an int: the array's size fails to compile
+ * unless the field has an int's size. */
+#define ECOL(T, f, tab)                                                   \
+	{ #f, COL_ENUM,                                                   \
+	  offsetof(struct T, f) +                                         \
+		  0 * sizeof(char[sizeof(((struct T *)0)->f) ==           \
+					  sizeof(int) ? 1 : -1]),         \
+	  tab, sizeof(tab) / sizeof((tab)[0]) }
+
+
+/* The columns of one table, in its INSERT's order (store_cols.c). */
+struct store_cols {
+	const struct store_col *v;
+	size_t n;
+};
+extern const struct store_cols store__run_cols;
+extern const struct store_cols store__step_cols;
+extern const struct store_cols store__cert_cols;
+extern const struct store_cols store__conn_cols;
+extern const struct store_cols store__exchange_cols;
+extern const struct store_cols store__finding_cols;
+extern const struct store_cols store__pcap_cols;
+extern const struct store_cols store__thresh_cols;
 
 #endif

@@ -1,12 +1,10 @@
 /*
  * store_run.c: saving a whole run in one transaction.
  *
- * Each table is described once, by a list of (column, field) pairs: the
- * INSERT statement is generated from it when the store opens, and a
- * record is bound by walking it.  A column name is the C field's name by
- * construction (#field), and each field's C type picks how it is bound
- * (_Generic, so a field of an unexpected type fails to compile): the
- * struct, the statement and the schema cannot drift apart silently.
+ * Each table is described once, by its list of (column, field) pairs in
+ * store_cols.c (shared with store_serve.c's loader): the INSERT
+ * statement is generated from it when the store opens, and a record is
+ * bound by walking it.
  */
 #include "store/internal.h"
 
@@ -15,115 +13,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-enum col_type { COL_TEXT = 1, COL_REAL, COL_INT, COL_BOOL, COL_ENUM };
-
-struct col {
-	const char *name;
-	enum col_type type;
-	size_t off;
-	const char *const *names; /* COL_ENUM: stored values, [0] = NULL */
-	size_t n_names;
-};
-
-#define COL_TYPE(T, f)                                                    \
-	_Generic(((struct T *)0)->f, char *: COL_TEXT, double: COL_REAL,  \
-		 int64_t: COL_INT, bool: COL_BOOL)
-#define COL(T, f) { #f, COL_TYPE(T, f), offsetof(struct T, f), NULL, 0 }
-/* An enum field is read as an int: the array's size fails to compile
- * unless the field has an int's size. */
-#define ECOL(T, f, tab)                                                   \
-	{ #f, COL_ENUM,                                                   \
-	  offsetof(struct T, f) +                                         \
-		  0 * sizeof(char[sizeof(((struct T *)0)->f) ==           \
-					  sizeof(int) ? 1 : -1]),         \
-	  tab, sizeof(tab) / sizeof((tab)[0]) }
-
-static const struct col run_cols[] = {
-	COL(run_rec, run_id), COL(run_rec, scenario),
-	COL(run_rec, scenario_file), COL(run_rec, region),
-	COL(run_rec, probe_id), COL(run_rec, started_at),
-	COL(run_rec, finished_at), COL(run_rec, ok), COL(run_rec, breach),
-	ECOL(run_rec, clock_sync, run_clock_sync_names),
-	ECOL(run_rec, capture, run_capture_names),
-	COL(run_rec, capture_drops), COL(run_rec, capture_truncated),
-	COL(run_rec, probe_version), COL(run_rec, error),
-};
-
-static const struct col step_cols[] = {
-	COL(step_rec, idx), COL(step_rec, name),
-	ECOL(step_rec, kind, run_step_kind_names), COL(step_rec, target),
-	COL(step_rec, ok), COL(step_rec, skipped), COL(step_rec, error),
-	COL(step_rec, error_detail), COL(step_rec, started_at),
-	COL(step_rec, dns_ms), COL(step_rec, connect_ms),
-	COL(step_rec, tls_ms), COL(step_rec, ttfb_ms),
-	COL(step_rec, total_ms), COL(step_rec, status), COL(step_rec, bytes),
-	COL(step_rec, tls_version), COL(step_rec, tls_cipher),
-	COL(step_rec, alpn), COL(step_rec, tls_resumed),
-	COL(step_rec, http_version),
-	ECOL(step_rec, conn_state, run_conn_state_names),
-	ECOL(step_rec, family, run_family_names), COL(step_rec, rcode),
-	COL(step_rec, answers),
-};
-
-static const struct col cert_cols[] = {
-	COL(cert_rec, depth), COL(cert_rec, subject), COL(cert_rec, issuer),
-	COL(cert_rec, not_after), COL(cert_rec, days_left),
-	COL(cert_rec, verified),
-};
-
-static const struct col conn_cols[] = {
-	ECOL(conn_rec, family, run_family_names), COL(conn_rec, src_addr),
-	COL(conn_rec, src_port), COL(conn_rec, dst_addr),
-	COL(conn_rec, dst_port),
-	ECOL(conn_rec, conn_state, run_conn_state_names),
-	ECOL(conn_rec, source, run_source_names), COL(conn_rec, rtt_ms),
-	ECOL(conn_rec, rtt_quality, run_quality_names),
-	COL(conn_rec, syn_retrans), COL(conn_rec, tls_server_ms),
-	ECOL(conn_rec, tls_server_quality, run_quality_names),
-	COL(conn_rec, hrr), COL(conn_rec, resumed), COL(conn_rec, bytes_in),
-	COL(conn_rec, bytes_out), COL(conn_rec, retrans),
-	COL(conn_rec, dup_acks), COL(conn_rec, zero_window),
-	COL(conn_rec, out_of_order), COL(conn_rec, lost_in),
-	ECOL(conn_rec, rst, run_rst_names), COL(conn_rec, rst_at_ms),
-	COL(conn_rec, icmp), COL(conn_rec, mss), COL(conn_rec, wscale),
-	COL(conn_rec, sack), COL(conn_rec, connect_ms), COL(conn_rec, tls_ms),
-};
-
-static const struct col exchange_cols[] = {
-	COL(exchange_rec, idx), COL(exchange_rec, method),
-	COL(exchange_rec, url), COL(exchange_rec, status),
-	ECOL(exchange_rec, source, run_source_names),
-	COL(exchange_rec, dns_ms), COL(exchange_rec, connect_ms),
-	COL(exchange_rec, tls_ms), COL(exchange_rec, ttfb_ms),
-	COL(exchange_rec, total_ms), COL(exchange_rec, request_ack_ms),
-	ECOL(exchange_rec, ack_pattern, run_ack_pattern_names),
-	COL(exchange_rec, ttfb_wire_ms),
-	ECOL(exchange_rec, ttfb_wire_quality, run_quality_names),
-	COL(exchange_rec, think_ms),
-	ECOL(exchange_rec, think_quality, run_quality_names),
-	COL(exchange_rec, transfer_ms), COL(exchange_rec, goodput_kbps),
-	COL(exchange_rec, server_delayed_ack),
-};
-
-static const struct col finding_cols[] = {
-	COL(finding_rec, code), COL(finding_rec, packets),
-	COL(finding_rec, detail),
-};
-
-static const struct col pcap_cols[] = {
-	COL(pcap_rec, path), COL(pcap_rec, bytes), COL(pcap_rec, sha256),
-	COL(pcap_rec, created_at), COL(pcap_rec, expires_at),
-	COL(pcap_rec, pruned), COL(pcap_rec, pruned_at),
-	COL(pcap_rec, reason), COL(pcap_rec, keylog),
-};
-
-static const struct col thresh_cols[] = {
-	COL(thresh_rec, threshold), COL(thresh_rec, metric),
-	COL(thresh_rec, step), COL(thresh_rec, value),
-	COL(thresh_rec, limit_value), COL(thresh_rec, baseline_n),
-	COL(thresh_rec, met), COL(thresh_rec, breached), COL(thresh_rec, note),
-};
 
 /*
  * A table: the links (foreign keys, bound first from the int64_t array
@@ -134,33 +23,31 @@ struct table {
 	enum store_stmt stmt;
 	const char *links[3];
 	size_t n_links;
-	const struct col *cols;
-	size_t n_cols;
+	const struct store_cols *cols;
 };
 
 #define TABLE(name, stmt, cols, n_links, ...)                             \
-	{ name, stmt, { __VA_ARGS__ }, n_links, cols,                     \
-	  sizeof(cols) / sizeof((cols)[0]) }
+	{ name, stmt, { __VA_ARGS__ }, n_links, &cols }
 
-static const struct table t_run = TABLE("runs", STMT_INS_RUN, run_cols, 0,
-					NULL);
-static const struct table t_step = TABLE("steps", STMT_INS_STEP, step_cols,
-					 1, "run_seq");
-static const struct table t_cert = TABLE("certificates", STMT_INS_CERT,
-					 cert_cols, 1, "step_id");
-static const struct table t_conn = TABLE("connections", STMT_INS_CONN,
-					 conn_cols, 2, "run_seq", "step_id");
-static const struct table t_exchange = TABLE("exchanges", STMT_INS_EXCHANGE,
-					     exchange_cols, 3, "run_seq",
-					     "step_id", "connection_id");
-static const struct table t_finding = TABLE("findings", STMT_INS_FINDING,
-					    finding_cols, 3, "run_seq",
-					    "step_id", "connection_id");
-static const struct table t_pcap = TABLE("pcaps", STMT_INS_PCAP, pcap_cols,
-					 1, "run_seq");
-
+static const struct table t_run =
+	TABLE("runs", STMT_INS_RUN, store__run_cols, 0, NULL);
+static const struct table t_step =
+	TABLE("steps", STMT_INS_STEP, store__step_cols, 1, "run_seq");
+static const struct table t_cert =
+	TABLE("certificates", STMT_INS_CERT, store__cert_cols, 1, "step_id");
+static const struct table t_conn =
+	TABLE("connections", STMT_INS_CONN, store__conn_cols, 2, "run_seq",
+	      "step_id");
+static const struct table t_exchange =
+	TABLE("exchanges", STMT_INS_EXCHANGE, store__exchange_cols, 3,
+	      "run_seq", "step_id", "connection_id");
+static const struct table t_finding =
+	TABLE("findings", STMT_INS_FINDING, store__finding_cols, 3, "run_seq",
+	      "step_id", "connection_id");
+static const struct table t_pcap =
+	TABLE("pcaps", STMT_INS_PCAP, store__pcap_cols, 1, "run_seq");
 static const struct table t_thresh = TABLE("threshold_evals",
-					   STMT_INS_THRESH, thresh_cols, 1,
+					   STMT_INS_THRESH, store__thresh_cols, 1,
 					   "run_seq");
 
 static const struct table *const tables[] = {
@@ -195,12 +82,12 @@ static int prepare_insert(struct store *st, const struct table *t,
 			  struct errbuf *err)
 {
 	struct sqlbuf b = { .len = 0 };
-	size_t n = t->n_links + t->n_cols;
+	size_t n = t->n_links + t->cols->n;
 
 	sql_add(&b, "INSERT INTO ", t->name);
 	for (size_t i = 0; i < n; i++)
 		sql_add(&b, i ? ", " : " (", i < t->n_links ? t->links[i] :
-			t->cols[i - t->n_links].name);
+			t->cols->v[i - t->n_links].name);
 	for (size_t i = 0; i < n; i++)
 		sql_add(&b, i ? ", " : ") VALUES (", "?");
 	sql_add(&b, ")", "");
@@ -223,7 +110,7 @@ int store__run_prepare(struct store *st, struct errbuf *err)
 /* ---- binding ------------------------------------------------------------ */
 
 static int bind_col(struct store *st, sqlite3_stmt *s, int i,
-		    const struct table *t, const struct col *c,
+		    const struct table *t, const struct store_col *c,
 		    const void *rec, struct errbuf *err)
 {
 	const char *p = (const char *)rec + c->off;
@@ -302,8 +189,8 @@ static int insert(struct store *st, const struct table *t,
 		ret = store__fail(st->db, rc, err, t->name);
 		goto fail;
 	}
-	for (size_t k = 0; k < t->n_cols; k++, i++) {
-		ret = bind_col(st, s, i, t, &t->cols[k], rec, err);
+	for (size_t k = 0; k < t->cols->n; k++, i++) {
+		ret = bind_col(st, s, i, t, &t->cols->v[k], rec, err);
 		if (ret < 0)
 			goto fail;
 	}

@@ -4,9 +4,8 @@
  * store_run_load() is store_run_save() backwards: it reads a run and
  * everything hanging off it into a struct run_rec, so the one JSON
  * renderer prints stored runs exactly as `probe run --json` printed them.
- * The column lists repeat store_run.c's (which keeps its own static);
- * test_store_load.c round-trips every table, so a column added to one
- * list and not the other fails a test rather than drifting silently.
+ * The column lists are store_run.c's (store_cols.c): one list per table
+ * for saving and loading; test_store_load.c round-trips every table.
  *
  * Connection keys of a loaded run are the connections' row ids (unique in
  * a run, non-zero), so exchanges and findings find their connection as
@@ -23,115 +22,6 @@
 
 #include "model/metric.h"
 
-enum lcol_type { L_TEXT = 1, L_REAL, L_INT, L_BOOL, L_ENUM };
-
-struct lcol {
-	const char *name;
-	enum lcol_type type;
-	size_t off;
-	const char *const *names;
-	size_t n_names;
-};
-
-#define LCOL_TYPE(T, f)                                                   \
-	_Generic(((struct T *)0)->f, char *: L_TEXT, double: L_REAL,      \
-		 int64_t: L_INT, bool: L_BOOL)
-#define LCOL(T, f) { #f, LCOL_TYPE(T, f), offsetof(struct T, f), NULL, 0 }
-#define LECOL(T, f, tab)                                                  \
-	{ #f, L_ENUM,                                                     \
-	  offsetof(struct T, f) +                                         \
-		  0 * sizeof(char[sizeof(((struct T *)0)->f) ==           \
-					  sizeof(int) ? 1 : -1]),         \
-	  tab, sizeof(tab) / sizeof((tab)[0]) }
-#define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
-
-static const struct lcol run_cols[] = {
-	LCOL(run_rec, run_id), LCOL(run_rec, scenario),
-	LCOL(run_rec, scenario_file), LCOL(run_rec, region),
-	LCOL(run_rec, probe_id), LCOL(run_rec, started_at),
-	LCOL(run_rec, finished_at), LCOL(run_rec, ok), LCOL(run_rec, breach),
-	LECOL(run_rec, clock_sync, run_clock_sync_names),
-	LECOL(run_rec, capture, run_capture_names),
-	LCOL(run_rec, capture_drops), LCOL(run_rec, capture_truncated),
-	LCOL(run_rec, probe_version), LCOL(run_rec, error),
-};
-
-static const struct lcol step_cols[] = {
-	LCOL(step_rec, idx), LCOL(step_rec, name),
-	LECOL(step_rec, kind, run_step_kind_names), LCOL(step_rec, target),
-	LCOL(step_rec, ok), LCOL(step_rec, skipped), LCOL(step_rec, error),
-	LCOL(step_rec, error_detail), LCOL(step_rec, started_at),
-	LCOL(step_rec, dns_ms), LCOL(step_rec, connect_ms),
-	LCOL(step_rec, tls_ms), LCOL(step_rec, ttfb_ms),
-	LCOL(step_rec, total_ms), LCOL(step_rec, status),
-	LCOL(step_rec, bytes), LCOL(step_rec, tls_version),
-	LCOL(step_rec, tls_cipher), LCOL(step_rec, alpn),
-	LCOL(step_rec, tls_resumed), LCOL(step_rec, http_version),
-	LECOL(step_rec, conn_state, run_conn_state_names),
-	LECOL(step_rec, family, run_family_names), LCOL(step_rec, rcode),
-	LCOL(step_rec, answers),
-};
-
-static const struct lcol cert_cols[] = {
-	LCOL(cert_rec, depth), LCOL(cert_rec, subject),
-	LCOL(cert_rec, issuer), LCOL(cert_rec, not_after),
-	LCOL(cert_rec, days_left), LCOL(cert_rec, verified),
-};
-
-static const struct lcol conn_cols[] = {
-	LECOL(conn_rec, family, run_family_names), LCOL(conn_rec, src_addr),
-	LCOL(conn_rec, src_port), LCOL(conn_rec, dst_addr),
-	LCOL(conn_rec, dst_port),
-	LECOL(conn_rec, conn_state, run_conn_state_names),
-	LECOL(conn_rec, source, run_source_names), LCOL(conn_rec, rtt_ms),
-	LECOL(conn_rec, rtt_quality, run_quality_names),
-	LCOL(conn_rec, syn_retrans), LCOL(conn_rec, tls_server_ms),
-	LECOL(conn_rec, tls_server_quality, run_quality_names),
-	LCOL(conn_rec, hrr), LCOL(conn_rec, resumed),
-	LCOL(conn_rec, bytes_in), LCOL(conn_rec, bytes_out),
-	LCOL(conn_rec, retrans), LCOL(conn_rec, dup_acks),
-	LCOL(conn_rec, zero_window), LCOL(conn_rec, out_of_order),
-	LCOL(conn_rec, lost_in), LECOL(conn_rec, rst, run_rst_names),
-	LCOL(conn_rec, rst_at_ms), LCOL(conn_rec, icmp), LCOL(conn_rec, mss),
-	LCOL(conn_rec, wscale), LCOL(conn_rec, sack),
-	LCOL(conn_rec, connect_ms), LCOL(conn_rec, tls_ms),
-};
-
-static const struct lcol exchange_cols[] = {
-	LCOL(exchange_rec, idx), LCOL(exchange_rec, method),
-	LCOL(exchange_rec, url), LCOL(exchange_rec, status),
-	LECOL(exchange_rec, source, run_source_names),
-	LCOL(exchange_rec, dns_ms), LCOL(exchange_rec, connect_ms),
-	LCOL(exchange_rec, tls_ms), LCOL(exchange_rec, ttfb_ms),
-	LCOL(exchange_rec, total_ms), LCOL(exchange_rec, request_ack_ms),
-	LECOL(exchange_rec, ack_pattern, run_ack_pattern_names),
-	LCOL(exchange_rec, ttfb_wire_ms),
-	LECOL(exchange_rec, ttfb_wire_quality, run_quality_names),
-	LCOL(exchange_rec, think_ms),
-	LECOL(exchange_rec, think_quality, run_quality_names),
-	LCOL(exchange_rec, transfer_ms), LCOL(exchange_rec, goodput_kbps),
-	LCOL(exchange_rec, server_delayed_ack),
-};
-
-static const struct lcol finding_cols[] = {
-	LCOL(finding_rec, code), LCOL(finding_rec, packets),
-	LCOL(finding_rec, detail),
-};
-
-static const struct lcol pcap_cols[] = {
-	LCOL(pcap_rec, path), LCOL(pcap_rec, bytes), LCOL(pcap_rec, sha256),
-	LCOL(pcap_rec, created_at), LCOL(pcap_rec, expires_at),
-	LCOL(pcap_rec, pruned), LCOL(pcap_rec, pruned_at),
-	LCOL(pcap_rec, reason), LCOL(pcap_rec, keylog),
-};
-
-static const struct lcol thresh_cols[] = {
-	LCOL(thresh_rec, threshold), LCOL(thresh_rec, metric),
-	LCOL(thresh_rec, step), LCOL(thresh_rec, value),
-	LCOL(thresh_rec, limit_value), LCOL(thresh_rec, baseline_n),
-	LCOL(thresh_rec, met), LCOL(thresh_rec, breached),
-	LCOL(thresh_rec, note),
-};
 
 /*
  * Prepare "SELECT <lead>, <cols> FROM table WHERE <key> = ?1 ORDER BY
@@ -139,7 +29,7 @@ static const struct lcol thresh_cols[] = {
  * v.  lead: the row id and links the caller reads first.
  */
 static int select_rows(struct store *st, const char *lead, const char *table,
-		       const struct lcol *cols, size_t n, const char *key,
+		       const struct store_col *cols, size_t n, const char *key,
 		       int64_t v, sqlite3_stmt **out, struct errbuf *err)
 {
 	char sql[2048];
@@ -174,7 +64,7 @@ static int select_rows(struct store *st, const char *lead, const char *table,
 
 /* Columns first.. of the current row into rec, as cols describe them. */
 static int read_cols(sqlite3_stmt *s, int first, const char *table,
-		     const struct lcol *cols, size_t n, void *rec,
+		     const struct store_col *cols, size_t n, void *rec,
 		     struct errbuf *err)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -183,7 +73,7 @@ static int read_cols(sqlite3_stmt *s, int first, const char *table,
 		bool null = sqlite3_column_type(s, k) == SQLITE_NULL;
 
 		switch (cols[i].type) {
-		case L_TEXT: {
+		case COL_TEXT: {
 			char *v = NULL;
 			if (!null) {
 				const char *t =
@@ -195,23 +85,23 @@ static int read_cols(sqlite3_stmt *s, int first, const char *table,
 			memcpy(p, &v, sizeof(v));
 			break;
 		}
-		case L_REAL: {
+		case COL_REAL: {
 			double v = null ? NAN : sqlite3_column_double(s, k);
 			memcpy(p, &v, sizeof(v));
 			break;
 		}
-		case L_INT: {
+		case COL_INT: {
 			int64_t v = null ? RUN_NULL_INT
 					 : sqlite3_column_int64(s, k);
 			memcpy(p, &v, sizeof(v));
 			break;
 		}
-		case L_BOOL: {
+		case COL_BOOL: {
 			bool v = !null && sqlite3_column_int(s, k) != 0;
 			memcpy(p, &v, sizeof(v));
 			break;
 		}
-		case L_ENUM: {
+		case COL_ENUM: {
 			int v = 0;
 			const char *t = (const char *)sqlite3_column_text(s, k);
 			if (!null && t) {
@@ -255,8 +145,8 @@ static int load_steps(struct store *st, struct run_rec *run,
 		      struct errbuf *err)
 {
 	sqlite3_stmt *s;
-	int rc, ret = select_rows(st, "id", "steps", step_cols,
-				  NCOLS(step_cols), "run_seq", run->seq, &s,
+	int rc, ret = select_rows(st, "id", "steps", store__step_cols.v,
+				  store__step_cols.n, "run_seq", run->seq, &s,
 				  err);
 	if (ret < 0)
 		return ret;
@@ -267,15 +157,15 @@ static int load_steps(struct store *st, struct run_rec *run,
 			break;
 		}
 		step->id = sqlite3_column_int64(s, 0);
-		if ((ret = read_cols(s, 1, "steps", step_cols,
-				     NCOLS(step_cols), step, err)) < 0)
+		if ((ret = read_cols(s, 1, "steps", store__step_cols.v,
+				     store__step_cols.n, step, err)) < 0)
 			break;
 	}
 	ret = rows_done(st, s, rc, ret, "steps", err);
 	for (size_t i = 0; ret == 0 && i < run->n_steps; i++) {
 		struct step_rec *step = &run->steps[i];
-		ret = select_rows(st, "id", "certificates", cert_cols,
-				  NCOLS(cert_cols), "step_id", step->id, &s,
+		ret = select_rows(st, "id", "certificates", store__cert_cols.v,
+				  store__cert_cols.n, "step_id", step->id, &s,
 				  err);
 		if (ret < 0)
 			return ret;
@@ -287,8 +177,8 @@ static int load_steps(struct store *st, struct run_rec *run,
 				break;
 			}
 			c->id = sqlite3_column_int64(s, 0);
-			if ((ret = read_cols(s, 1, "certificates", cert_cols,
-					     NCOLS(cert_cols), c, err)) < 0)
+			if ((ret = read_cols(s, 1, "certificates", store__cert_cols.v,
+					     store__cert_cols.n, c, err)) < 0)
 				break;
 		}
 		ret = rows_done(st, s, rc, ret, "certificates", err);
@@ -300,8 +190,8 @@ static int load_conns(struct store *st, struct run_rec *run,
 		      struct errbuf *err)
 {
 	sqlite3_stmt *s;
-	int rc, ret = select_rows(st, "id, step_id", "connections", conn_cols,
-				  NCOLS(conn_cols), "run_seq", run->seq, &s,
+	int rc, ret = select_rows(st, "id, step_id", "connections", store__conn_cols.v,
+				  store__conn_cols.n, "run_seq", run->seq, &s,
 				  err);
 	if (ret < 0)
 		return ret;
@@ -326,8 +216,8 @@ static int load_conns(struct store *st, struct run_rec *run,
 		}
 		c->id = id;
 		c->key = (uint32_t)id;
-		if ((ret = read_cols(s, 2, "connections", conn_cols,
-				     NCOLS(conn_cols), c, err)) < 0)
+		if ((ret = read_cols(s, 2, "connections", store__conn_cols.v,
+				     store__conn_cols.n, c, err)) < 0)
 			break;
 	}
 	return rows_done(st, s, rc, ret, "connections", err);
@@ -346,8 +236,8 @@ static int load_exchanges(struct store *st, struct run_rec *run,
 {
 	sqlite3_stmt *s;
 	int rc, ret = select_rows(st, "id, step_id, connection_id",
-				  "exchanges", exchange_cols,
-				  NCOLS(exchange_cols), "run_seq", run->seq,
+				  "exchanges", store__exchange_cols.v,
+				  store__exchange_cols.n, "run_seq", run->seq,
 				  &s, err);
 	if (ret < 0)
 		return ret;
@@ -367,8 +257,8 @@ static int load_exchanges(struct store *st, struct run_rec *run,
 		}
 		x->id = sqlite3_column_int64(s, 0);
 		x->conn_key = conn_key_col(s, 2);
-		if ((ret = read_cols(s, 3, "exchanges", exchange_cols,
-				     NCOLS(exchange_cols), x, err)) < 0)
+		if ((ret = read_cols(s, 3, "exchanges", store__exchange_cols.v,
+				     store__exchange_cols.n, x, err)) < 0)
 			break;
 	}
 	return rows_done(st, s, rc, ret, "exchanges", err);
@@ -379,8 +269,8 @@ static int load_findings(struct store *st, struct run_rec *run,
 {
 	sqlite3_stmt *s;
 	int rc, ret = select_rows(st, "id, step_id, connection_id",
-				  "findings", finding_cols,
-				  NCOLS(finding_cols), "run_seq", run->seq,
+				  "findings", store__finding_cols.v,
+				  store__finding_cols.n, "run_seq", run->seq,
 				  &s, err);
 	if (ret < 0)
 		return ret;
@@ -397,8 +287,8 @@ static int load_findings(struct store *st, struct run_rec *run,
 		}
 		f->id = sqlite3_column_int64(s, 0);
 		f->conn_key = conn_key_col(s, 2);
-		if ((ret = read_cols(s, 3, "findings", finding_cols,
-				     NCOLS(finding_cols), f, err)) < 0)
+		if ((ret = read_cols(s, 3, "findings", store__finding_cols.v,
+				     store__finding_cols.n, f, err)) < 0)
 			break;
 	}
 	return rows_done(st, s, rc, ret, "findings", err);
@@ -408,8 +298,8 @@ static int load_tail(struct store *st, struct run_rec *run,
 		     struct errbuf *err)
 {
 	sqlite3_stmt *s;
-	int rc, ret = select_rows(st, "id", "pcaps", pcap_cols,
-				  NCOLS(pcap_cols), "run_seq", run->seq, &s,
+	int rc, ret = select_rows(st, "id", "pcaps", store__pcap_cols.v,
+				  store__pcap_cols.n, "run_seq", run->seq, &s,
 				  err);
 	if (ret < 0)
 		return ret;
@@ -421,15 +311,15 @@ static int load_tail(struct store *st, struct run_rec *run,
 		} else {
 			pcap_rec_init(run->pcap);
 			run->pcap->id = sqlite3_column_int64(s, 0);
-			ret = read_cols(s, 1, "pcaps", pcap_cols,
-					NCOLS(pcap_cols), run->pcap, err);
+			ret = read_cols(s, 1, "pcaps", store__pcap_cols.v,
+					store__pcap_cols.n, run->pcap, err);
 		}
 		rc = SQLITE_DONE;
 	}
 	if ((ret = rows_done(st, s, rc, ret, "pcaps", err)) < 0)
 		return ret;
-	ret = select_rows(st, "id", "threshold_evals", thresh_cols,
-			  NCOLS(thresh_cols), "run_seq", run->seq, &s, err);
+	ret = select_rows(st, "id", "threshold_evals", store__thresh_cols.v,
+			  store__thresh_cols.n, "run_seq", run->seq, &s, err);
 	if (ret < 0)
 		return ret;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -439,8 +329,8 @@ static int load_tail(struct store *st, struct run_rec *run,
 			break;
 		}
 		t->id = sqlite3_column_int64(s, 0);
-		if ((ret = read_cols(s, 1, "threshold_evals", thresh_cols,
-				     NCOLS(thresh_cols), t, err)) < 0)
+		if ((ret = read_cols(s, 1, "threshold_evals", store__thresh_cols.v,
+				     store__thresh_cols.n, t, err)) < 0)
 			break;
 	}
 	return rows_done(st, s, rc, ret, "threshold_evals", err);
@@ -453,14 +343,14 @@ int store_run_load(struct store *st, int64_t seq, struct run_rec *out,
 	int rc, ret;
 
 	run_rec_init(out);
-	ret = select_rows(st, "seq", "runs", run_cols, NCOLS(run_cols), "seq",
-			  seq, &s, err);
+	ret = select_rows(st, "seq", "runs", store__run_cols.v,
+			  store__run_cols.n, "seq", seq, &s, err);
 	if (ret < 0)
 		return ret;
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		out->seq = sqlite3_column_int64(s, 0);
-		ret = read_cols(s, 1, "runs", run_cols, NCOLS(run_cols), out,
+		ret = read_cols(s, 1, "runs", store__run_cols.v, store__run_cols.n, out,
 				err);
 		rc = SQLITE_DONE;
 	} else if (rc == SQLITE_DONE) {
