@@ -146,8 +146,10 @@ static void close_exchange(struct an_cstate *c)
 	if (c->n_ex == c->cap_ex) {
 		size_t ncap = c->cap_ex ? c->cap_ex * 2 : 4;
 		struct an_exchange *n = realloc(c->ex, ncap * sizeof(*n));
-		if (!n)
-			return; /* results lose one exchange; counted below */
+		if (!n) {
+			c->ex_overflow++; /* reported in an_counts */
+			return;
+		}
 		c->ex = n;
 		c->cap_ex = ncap;
 	}

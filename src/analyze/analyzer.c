@@ -84,7 +84,8 @@ static const struct an_tls_hint *hint_for(const struct analyzer *a,
 static int emit(struct analyzer *a, struct an_cstate *c)
 {
 	struct an_conn out;
-	int ret = an__conn_result(c, &out);
+	int ret = an__conn_result(c, &out); /* closes the last exchange */
+	a->counts.exchanges_dropped += c->ex_overflow;
 	if (ret == 0) {
 		a->o.on_conn(&out, a->o.ctx);
 		an__result_release(&out);

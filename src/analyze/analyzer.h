@@ -166,6 +166,8 @@ struct an_counts {
 	uint64_t tcp, udp, icmp, other;
 	uint64_t flows_overflow;             /* frames of untracked flows */
 	uint64_t cut;                        /* caplen < len (snap length) */
+	uint64_t exchanges_dropped;          /* beyond AN_MAX_EXCHANGES, or
+						no memory for them */
 };
 void analyzer_counts(const struct analyzer *a, struct an_counts *out);
 

@@ -262,6 +262,7 @@ static void counts_out(struct an_print *pr, const struct analyzer *a)
 		{ "icmp", c.icmp }, { "other", c.other },
 		{ "truncated", c.truncated }, { "invalid", c.invalid },
 		{ "untracked", c.flows_overflow }, { "cut", c.cut },
+		{ "exchanges_dropped", c.exchanges_dropped },
 	};
 	for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
 		json_key(j, kv[i].k);

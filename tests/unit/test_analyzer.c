@@ -363,6 +363,30 @@ static void test_http_keepalive_delayed_ack(void **state)
 	conv_free(&cv);
 }
 
+/* Beyond AN_MAX_EXCHANGES on one connection: the first ones are kept, the
+ * rest counted, not silently lost. */
+static void test_exchanges_beyond_cap(void **state)
+{
+	(void)state;
+	struct conv cv;
+	conv_init(&cv, 80, NULL, 0);
+	handshake(&cv, 1);
+	const int n = AN_MAX_EXCHANGES + 6;
+	for (int i = 0; i < n; i++) {
+		double t = 2 + i * 3.0;
+		seg(&cv, t, true, P | A, req, sizeof(req) - 1);
+		seg(&cv, t + 1, false, P | A, resp, sizeof(resp) - 1);
+		seg(&cv, t + 1.1, true, A, NULL, 0);
+	}
+	conv_finish(&cv);
+	assert_int_equal(cv.n_got, 1);
+	assert_int_equal(cv.got[0].n_ex, AN_MAX_EXCHANGES);
+	struct an_counts k;
+	analyzer_counts(cv.a, &k);
+	assert_int_equal(k.exchanges_dropped, 6);
+	conv_free(&cv);
+}
+
 /* A think time below -0.5 ms is NULL and marked inconsistent. */
 static void test_http_inconsistent(void **state)
 {
@@ -759,6 +783,7 @@ int main(void)
 		cmocka_unit_test(test_http_request_retransmitted),
 		cmocka_unit_test(test_http_keepalive_delayed_ack),
 		cmocka_unit_test(test_http_inconsistent),
+		cmocka_unit_test(test_exchanges_beyond_cap),
 		cmocka_unit_test(test_tls13_tickets_inferred),
 		cmocka_unit_test(test_tls13_tickets_hinted),
 		cmocka_unit_test(test_tls13_mark_skips_control),
