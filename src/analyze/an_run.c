@@ -97,7 +97,7 @@ static struct conn_rec *find_conn(struct run_rec *run,
 	return NULL;
 }
 
-static void wire_into(struct conn_rec *c, const struct conn_rec *w)
+static int wire_into(struct conn_rec *c, const struct conn_rec *w)
 {
 	c->source = RUN_SOURCE_PCAP;
 	c->rtt_ms = w->rtt_ms;
@@ -121,6 +121,7 @@ static void wire_into(struct conn_rec *c, const struct conn_rec *w)
 	c->mss = w->mss;
 	c->wscale = w->wscale;
 	c->sack = w->sack;
+	return w->icmp && !c->icmp ? PE_NOMEM : 0;
 }
 
 static void exchange_into(struct exchange_rec *x, const struct exchange_rec *w)
@@ -200,7 +201,10 @@ static void on_conn(const struct an_conn *c, void *ctx)
 		free(rec->src_addr); /* bound to any: now we know */
 		rec->src_addr = xstrdup(c->rec.src_addr);
 	}
-	wire_into(rec, &c->rec);
+	if (!rec->src_addr || !rec->dst_addr || wire_into(rec, &c->rec) < 0) {
+		m->err = m->err ? m->err : PE_NOMEM;
+		return;
+	}
 	struct step_rec *xstep[AN_MAX_EXCHANGES];
 	size_t n_x = c->n_ex < AN_MAX_EXCHANGES ? c->n_ex : AN_MAX_EXCHANGES;
 	for (size_t i = 0; i < n_x; i++) {
