@@ -311,8 +311,7 @@ int an_run_analyze(struct an_run_in *in, struct errbuf *err)
 			continue;
 		if (xgrow(&in->picked, &cap, in->n_picked + 1,
 			  sizeof(*in->picked)) < 0 ||
-		    analyzer_packet(a, fr.linktype, fr.data, fr.caplen, fr.len,
-				    fr.ts_ns) < 0) {
+		    analyzer_decoded(a, &p, fr.caplen, fr.len, fr.ts_ns) < 0) {
 			ret = errbuf_set(err, PE_NOMEM, "out of memory");
 			break;
 		}

@@ -212,17 +212,15 @@ static int emit_idle(struct analyzer *a, uint64_t now_ns)
 	return ret;
 }
 
-int analyzer_packet(struct analyzer *a, int linktype, const uint8_t *data,
-		    uint32_t caplen, uint32_t len, uint64_t ts_ns)
+int analyzer_decoded(struct analyzer *a, const struct dec_pkt *p,
+		     uint32_t caplen, uint32_t len, uint64_t ts_ns)
 {
-	struct dec_pkt p;
 	uint64_t frame = ++a->counts.frames;
-	dec_packet(linktype, data, caplen, len, &p);
 	if (caplen < len && a->counts.cut++ < AN_MAX_FRAMES)
 		a->cut_frame[a->counts.cut - 1] = frame;
-	if (p.st == DEC_TRUNC)
+	if (p->st == DEC_TRUNC)
 		a->counts.truncated++;
-	else if (p.st == DEC_INVALID)
+	else if (p->st == DEC_INVALID)
 		a->counts.invalid++;
 	if (a->closed_head && ts_ns > a->closed_head->closed_ts) {
 		int r = emit_closed(a, ts_ns, false);
@@ -235,27 +233,35 @@ int analyzer_packet(struct analyzer *a, int linktype, const uint8_t *data,
 		if (r < 0)
 			return r;
 	}
-	switch (p.l4) {
+	switch (p->l4) {
 	case DEC_L_TCP:
 		a->counts.tcp++;
-		if (p.ip.frag && p.ip.frag_off)
+		if (p->ip.frag && p->ip.frag_off)
 			return 0;
-		if (dns_port(a, p.sport) || dns_port(a, p.dport))
-			an__dns_packet(&a->dns, &p, frame, ts_ns);
-		return tcp_frame(a, &p, frame, ts_ns);
+		if (dns_port(a, p->sport) || dns_port(a, p->dport))
+			an__dns_packet(&a->dns, p, frame, ts_ns);
+		return tcp_frame(a, p, frame, ts_ns);
 	case DEC_L_UDP:
 		a->counts.udp++;
-		if (dns_port(a, p.sport) || dns_port(a, p.dport))
-			an__dns_packet(&a->dns, &p, frame, ts_ns);
+		if (dns_port(a, p->sport) || dns_port(a, p->dport))
+			an__dns_packet(&a->dns, p, frame, ts_ns);
 		return 0;
 	case DEC_L_ICMP:
 		a->counts.icmp++;
-		icmp_frame(a, &p, frame);
+		icmp_frame(a, p, frame);
 		return 0;
 	default:
 		a->counts.other++;
 		return 0;
 	}
+}
+
+int analyzer_packet(struct analyzer *a, int linktype, const uint8_t *data,
+		    uint32_t caplen, uint32_t len, uint64_t ts_ns)
+{
+	struct dec_pkt p;
+	dec_packet(linktype, data, caplen, len, &p);
+	return analyzer_decoded(a, &p, caplen, len, ts_ns);
 }
 
 int analyzer_finish(struct analyzer *a)

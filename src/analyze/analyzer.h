@@ -154,6 +154,12 @@ int analyzer_packet(struct analyzer *a, int linktype, const uint8_t *data,
 		    uint32_t caplen, uint32_t len, uint64_t ts_ns)
 	PE_WARN_UNUSED;
 
+/* The same for a frame the caller has decoded already (from data of
+ * caplen bytes, still valid during the call): each frame decoded once. */
+int analyzer_decoded(struct analyzer *a, const struct dec_pkt *p,
+		     uint32_t caplen, uint32_t len, uint64_t ts_ns)
+	PE_WARN_UNUSED;
+
 /* The end of the capture: every connection still held goes to on_conn. */
 int analyzer_finish(struct analyzer *a) PE_WARN_UNUSED;
 
