@@ -24,38 +24,11 @@
 
 #define NOW "2030-06-01T12:00:00.000000Z"
 
-struct fx {
-	char dir[64], db[128];
-	struct store *st;
-	unsigned n_runs;
-};
+#include "store_fixture.h"
 
 static int fx_setup(void **state)
 {
-	struct fx *fx = calloc(1, sizeof(*fx));
-	struct errbuf err;
-	if (!fx)
-		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/probe-test-bl-XXXXXX");
-	if (!mkdtemp(fx->dir))
-		return -1;
-	snprintf(fx->db, sizeof(fx->db), "%s/probe.db", fx->dir);
-	if (store_open(fx->db, &fx->st, &err) < 0)
-		return -1;
-	*state = fx;
-	return 0;
-}
-
-static int fx_teardown(void **state)
-{
-	struct fx *fx = *state;
-	char cmd[256];
-	store_close(fx->st);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-	if (system(cmd) != 0)
-		return -1;
-	free(fx);
-	return 0;
+	return store_fx_setup(state, "/tmp/probe-test-bl-XXXXXX");
 }
 
 static char *sdup(const char *s)
@@ -74,7 +47,7 @@ static void make_run(struct fx *fx, struct run_rec *run, double think,
 {
 	char id[64];
 	run_rec_init(run);
-	snprintf(id, sizeof(id), "p-%u", ++fx->n_runs);
+	snprintf(id, sizeof(id), "p-%u", ++fx->n);
 	run->run_id = sdup(id);
 	run->scenario = sdup("s");
 	run->region = sdup("r1");

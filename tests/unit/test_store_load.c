@@ -25,45 +25,11 @@
 #include "store/store.h"
 #include "util/xalloc.h"
 
-struct fx {
-	char dir[64];
-	char db[128];
-	struct store *st;
-};
+#include "store_fixture.h"
 
 static int fx_setup(void **state)
 {
-	struct fx *fx = calloc(1, sizeof(*fx));
-	struct errbuf err;
-
-	if (!fx)
-		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/probe-test-load-XXXXXX");
-	if (!mkdtemp(fx->dir)) {
-		free(fx);
-		return -1;
-	}
-	snprintf(fx->db, sizeof(fx->db), "%s/probe.db", fx->dir);
-	if (store_open(fx->db, &fx->st, &err) < 0)
-		return -1;
-	*state = fx;
-	return 0;
-}
-
-static int fx_teardown(void **state)
-{
-	struct fx *fx = *state;
-	char p[192];
-	const char *const sfx[] = { "", "-wal", "-shm" };
-
-	store_close(fx->st);
-	for (size_t i = 0; i < 3; i++) {
-		snprintf(p, sizeof(p), "%s%s", fx->db, sfx[i]);
-		unlink(p);
-	}
-	rmdir(fx->dir);
-	free(fx);
-	return 0;
+	return store_fx_setup(state, "/tmp/probe-test-load-XXXXXX");
 }
 
 #include "run_fixture.h"
