@@ -21,6 +21,7 @@
 
 #include "capture/cap_file.h"
 #include "capture/cap_pcapw.h"
+#include "tool_slurp.h"
 
 #define MAX_COMMENTS 64
 
@@ -28,31 +29,6 @@ static void die(const char *what, const struct errbuf *e)
 {
 	fprintf(stderr, "pbpcapng: %s: %s\n", what, e ? e->msg : "");
 	exit(1);
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	size_t cap = 4096, n = 0, r;
-	char *b = malloc(cap);
-	while (b && (r = fread(b + n, 1, cap - n, f)) > 0) {
-		n += r;
-		if (n == cap) {
-			char *nb = realloc(b, cap * 2);
-			if (!nb) {
-				free(b);
-				b = NULL;
-				break;
-			}
-			b = nb;
-			cap *= 2;
-		}
-	}
-	fclose(f);
-	*len = n;
-	return b;
 }
 
 int main(int argc, char **argv)

@@ -35,6 +35,7 @@
 #include "packet/dec.h"
 #include "packet/dec_tls.h"
 #include "packet/dec_tls_crypt.h"
+#include "tool_slurp.h"
 
 #define MAX_CONNS 256
 #define PT_CAP (DEC_TLS_MAX_LEN)
@@ -297,32 +298,6 @@ static int pass(struct run *run, const char *file)
 	}
 	run->n = 0;
 	return rc == -1 ? 2 : 0;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	size_t cap = 1 << 16, n = 0;
-	char *b = malloc(cap);
-	while (b) {
-		size_t r = fread(b + n, 1, cap - n, f);
-		n += r;
-		if (n < cap)
-			break;
-		char *nb = realloc(b, cap * 2);
-		if (!nb) {
-			free(b);
-			b = NULL;
-			break;
-		}
-		b = nb;
-		cap *= 2;
-	}
-	fclose(f);
-	*len = n;
-	return b;
 }
 
 int main(int argc, char **argv)
