@@ -61,6 +61,15 @@ int store__prepare(struct store *st, enum store_stmt id, const char *sql,
 	return 0;
 }
 
+int store__prepare_once(struct store *st, const char *sql, sqlite3_stmt **s,
+			struct errbuf *err)
+{
+	int rc = sqlite3_prepare_v2(st->db, sql, -1, s, NULL);
+	if (rc != SQLITE_OK)
+		return store__fail(st->db, rc, err, "prepare");
+	return 0;
+}
+
 int store__step_done(struct store *st, enum store_stmt id, const char *what,
 		     struct errbuf *err)
 {

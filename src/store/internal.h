@@ -53,6 +53,10 @@ int store__fail(sqlite3 *db, int rc, struct errbuf *err, const char *what);
 int store__prepare(struct store *st, enum store_stmt id, const char *sql,
 		   struct errbuf *err) PE_WARN_UNUSED;
 
+/* Prepare sql into *s for one use (the caller finalizes it). */
+int store__prepare_once(struct store *st, const char *sql, sqlite3_stmt **s,
+			struct errbuf *err) PE_WARN_UNUSED;
+
 /*
  * Step a statement that returns no rows (BEGIN, INSERT...), then reset it
  * and clear its bindings whatever happened.  what names it in errors.

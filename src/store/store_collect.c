@@ -12,15 +12,6 @@
 
 #include "util/timeutil.h"
 
-static int prepare(struct store *st, const char *sql, sqlite3_stmt **s,
-		   struct errbuf *err)
-{
-	int rc = sqlite3_prepare_v2(st->db, sql, -1, s, NULL);
-	if (rc != SQLITE_OK)
-		return store__fail(st->db, rc, err, "prepare");
-	return 0;
-}
-
 /* Bind text i (SQLITE_STATIC: the caller's string outlives the step). */
 static int bind_text(struct store *st, sqlite3_stmt *s, int i,
 		     const char *v, struct errbuf *err)
@@ -36,10 +27,10 @@ int store_cursor_get(struct store *st, const char *region,
 		     struct errbuf *err)
 {
 	sqlite3_stmt *s = NULL;
-	int ret = prepare(st,
-			  "SELECT last_seq FROM collect_cursors"
-			  " WHERE region = ?1 AND base_url = ?2",
-			  &s, err);
+	int ret = store__prepare_once(st,
+				      "SELECT last_seq FROM collect_cursors"
+				      " WHERE region = ?1 AND base_url = ?2",
+				      &s, err);
 	if (ret < 0)
 		return ret;
 	if ((ret = bind_text(st, s, 1, region, err)) < 0 ||
@@ -66,14 +57,15 @@ int store_cursor_set(struct store *st, const char *region,
 
 	if (timeutil_utc_now(now, sizeof(now)) < 0)
 		return errbuf_set(err, PE_IO, "cannot read the clock");
-	ret = prepare(st,
-		      "INSERT INTO collect_cursors"
-		      " (region, base_url, last_seq, updated_at)"
-		      " VALUES (?1, ?2, ?3, ?4)"
-		      " ON CONFLICT (region, base_url) DO UPDATE SET"
-		      " last_seq = excluded.last_seq,"
-		      " updated_at = excluded.updated_at",
-		      &s, err);
+	ret =
+	    store__prepare_once(st,
+				"INSERT INTO collect_cursors"
+				" (region, base_url, last_seq, updated_at)"
+				" VALUES (?1, ?2, ?3, ?4)"
+				" ON CONFLICT (region, base_url) DO UPDATE SET"
+				" last_seq = excluded.last_seq,"
+				" updated_at = excluded.updated_at",
+				&s, err);
 	if (ret < 0)
 		return ret;
 	if ((ret = bind_text(st, s, 1, region, err)) < 0 ||
@@ -94,7 +86,8 @@ int store_run_exists(struct store *st, const char *run_id, bool *exists,
 		     struct errbuf *err)
 {
 	sqlite3_stmt *s = NULL;
-	int ret = prepare(st, "SELECT 1 FROM runs WHERE run_id = ?1", &s, err);
+	int ret = store__prepare_once(
+	    st, "SELECT 1 FROM runs WHERE run_id = ?1", &s, err);
 	if (ret < 0)
 		return ret;
 	if ((ret = bind_text(st, s, 1, run_id, err)) < 0)

@@ -49,15 +49,6 @@ static double real_or_nan(sqlite3_stmt *s, int col)
 	return sqlite3_column_double(s, col);
 }
 
-static int prepare(struct store *st, const char *sql, sqlite3_stmt **s,
-		   struct errbuf *err)
-{
-	int rc = sqlite3_prepare_v2(st->db, sql, -1, s, NULL);
-	if (rc != SQLITE_OK)
-		return store__fail(st->db, rc, err, "prepare");
-	return 0;
-}
-
 static void fill_summary(sqlite3_stmt *s, struct pcap_summary *p)
 {
 	*p = (struct pcap_summary){
@@ -116,13 +107,14 @@ int store_pcaps_list(struct store *st, const struct store_pcap_filter *f,
 	if (!f)
 		f = &kept;
 	if (f->since && !store__since_ok(f->since))
-		return errbuf_set(err, PE_INVAL, "since: '%s' is not a UTC "
+		return errbuf_set(err, PE_INVAL,
+				  "since: '%s' is not a UTC "
 				  "time like 2026-11-23T13:43:04.123456Z",
 				  f->since);
-	ret = prepare(st, f->oldest_first ?
-		      PCAP_LIST " ORDER BY p.created_at, p.id" :
-		      PCAP_LIST " ORDER BY r.started_at DESC, r.seq DESC,"
-				" p.id DESC", &s, err);
+	const char *sql = f->oldest_first
+		? PCAP_LIST " ORDER BY p.created_at, p.id"
+		: PCAP_LIST " ORDER BY r.started_at DESC, r.seq DESC, p.id DESC";
+	ret = store__prepare_once(st, sql, &s, err);
 	if (ret < 0)
 		return ret;
 	rc = sqlite3_bind_text(s, 1, f->since ? f->since : "", -1,
@@ -169,7 +161,7 @@ int store_pcap_get(struct store *st, const char *run_id,
 	for (int pass = 0; pass < 2 && rows == 0; pass++) {
 		if (pass == 1 && !all_digits(run_id))
 			break;
-		ret = prepare(st, pass ? by_seq : by_id, &s, err);
+		ret = store__prepare_once(st, pass ? by_seq : by_id, &s, err);
 		if (ret < 0)
 			return ret;
 		int rc = pass ? sqlite3_bind_int64(s, 1,
@@ -194,7 +186,7 @@ int store_pcap_get(struct store *st, const char *run_id,
 static int prepare_seq(struct store *st, const char *sql, int64_t seq,
 		       sqlite3_stmt **s, struct errbuf *err)
 {
-	int ret = prepare(st, sql, s, err);
+	int ret = store__prepare_once(st, sql, s, err);
 	if (ret < 0)
 		return ret;
 	int rc = sqlite3_bind_int64(*s, 1, seq);
@@ -329,7 +321,7 @@ static int exec_before(struct store *st, const char *sql, const char *before,
 		       int64_t *count, struct errbuf *err)
 {
 	sqlite3_stmt *s;
-	int ret = prepare(st, sql, &s, err);
+	int ret = store__prepare_once(st, sql, &s, err);
 	int rc;
 
 	if (ret < 0)
