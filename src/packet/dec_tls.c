@@ -446,17 +446,6 @@ void dec_tls_stream_keep_records(struct dec_tls_stream *s, uint8_t *buf,
 	s->whole_ok = false;
 }
 
-void dec_tls_stream_gap(struct dec_tls_stream *s)
-{
-	s->whole_ok = false;
-	if (s->hdr_have > 0 && !s->hunting)
-		s->truncated++;
-	s->hdr_have = 0;
-	s->body_have = 0;
-	s->body_len = 0;
-	start_hunt(s);
-}
-
 void dec_tls_stream_end(struct dec_tls_stream *s)
 {
 	s->whole_ok = false;
@@ -465,4 +454,10 @@ void dec_tls_stream_end(struct dec_tls_stream *s)
 	s->hdr_have = 0;
 	s->body_have = 0;
 	s->body_len = 0;
+}
+
+void dec_tls_stream_gap(struct dec_tls_stream *s)
+{
+	dec_tls_stream_end(s); /* the record cut by the gap is lost */
+	start_hunt(s);
 }
