@@ -119,9 +119,11 @@ done
 # the naive figure: the first server record after the request comes at once
 if command -v tshark >/dev/null; then
 	n=$(tshark -r "$T/h1.pcap" -o "tls.keylog_file:$T/h1.keys" -Y 'tls.handshake.type == 4' \
-		-T fields -e frame.number 2>/dev/null | wc -l)
+		-T fields -e frame.number 2>"$T/tshark.err" | wc -l)
 	[ "$n" -ge 1 ] && ok "the h1 capture holds $n frame(s) with session tickets (tshark)" ||
-		not_ok "no session tickets in the h1 capture"
+		not_ok "no session tickets in the h1 capture" "$(tail -5 "$T/tshark.err")" \
+			"$(tshark -r "$T/h1.pcap" -o "tls.keylog_file:$T/h1.keys" 2>&1 | head -30)" \
+			"$(wc -l <"$T/h1.keys") key log lines"
 fi
 
 # a damaged file: cut inside the last frame
