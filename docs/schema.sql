@@ -249,7 +249,7 @@ CREATE TABLE exchanges (
 	transfer_ms REAL,
 	goodput_kbps REAL,
 	-- 1: the request's ACK came about 40 ms after one RTT with no loss.
-	server_delayed_ack INTEGER CHECK (server_delayed_ack IN (0, 1)),
+	server_delayed_ack INTEGER CHECK (server_delayed_ack IN (0, 1)), rtt_ms REAL CHECK (rtt_ms >= 0), request_sent_ms REAL,
 	UNIQUE (step_id, idx)
 );
 CREATE INDEX exchanges_run ON exchanges (run_seq);

@@ -162,6 +162,7 @@ static void close_exchange(struct an_cstate *c)
 	r->source = RUN_SOURCE_PCAP;
 	e->req_frame = x->tx[0].frame;
 	e->req_ts_ns = x->tx[0].ts_ns;
+	e->sent_ts_ns = x->tx[0].ts_ns;
 	e->ack_frame = x->ack_frame;
 	e->resp_frame = x->resp_frame;
 	e->last_frame = x->last_frame;
@@ -176,7 +177,7 @@ static void close_exchange(struct an_cstate *c)
 		r->status = x->status;
 	if (x->req_head)
 		e->content_length = -1; /* a HEAD response has no body */
-	e->rtt_ms = rtt;
+	r->rtt_ms = rtt;
 	e->pre_seg_frame = x->pre_seg_frame;
 	e->pre_seg_ts_ns = x->pre_seg_ts;
 	e->pre_seg_len = x->pre_seg_len;
@@ -210,6 +211,7 @@ static void close_exchange(struct an_cstate *c)
 		    (!x->ack_frame || x->fill_ts <= x->ack_ts_ns))
 			from = x->fill_ts;
 		r->ttfb_wire_ms = an__ms(from, x->resp_ts_ns);
+		e->sent_ts_ns = from;
 		r->ttfb_wire_quality = exact ? RUN_QUALITY_MEASURED
 					     : RUN_QUALITY_INFERRED;
 		if (!isnan(rtt)) {

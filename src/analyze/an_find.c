@@ -244,11 +244,11 @@ static int find_tls(const struct an_cstate *c, struct an_conn *out)
 static double nagle_wait(const struct an_exchange *e)
 {
 	if (!e->pre_seg_frame || !e->pre_ack_frame || !e->resp_frame ||
-	    isnan(e->rtt_ms))
+	    isnan(e->rec.rtt_ms))
 		return 0;
 	double waited = an__ms(e->pre_seg_ts_ns, e->pre_ack_ts_ns);
 	double release = an__ms(e->pre_ack_ts_ns, e->resp_ts_ns);
-	if (waited < 20.0 || release > e->rtt_ms + 3.0 || release < 0)
+	if (waited < 20.0 || release > e->rec.rtt_ms + 3.0 || release < 0)
 		return 0;
 	return waited;
 }
@@ -301,7 +301,7 @@ static int find_exchange(const struct an_cstate *c, struct an_conn *out,
 		ret = an__finding_add(out, "SERVER_DELAYED_ACK", xi, fr, 2,
 				      "the request's ACK came %.1f ms after "
 				      "it (RTT %.1f ms)",
-				      r->request_ack_ms, e->rtt_ms);
+				      r->request_ack_ms, e->rec.rtt_ms);
 	}
 	(void)c;
 	return ret;

@@ -66,6 +66,7 @@ int an_run_finding(struct run_rec *run, struct step_rec *step,
 
 struct merge {
 	struct run_rec *run;
+	const struct clock_map *clock;
 	int err;
 };
 
@@ -131,6 +132,7 @@ static void exchange_into(struct exchange_rec *x, const struct exchange_rec *w)
 	x->ack_pattern = w->ack_pattern;
 	x->ttfb_wire_ms = w->ttfb_wire_ms;
 	x->ttfb_wire_quality = w->ttfb_wire_quality;
+	x->rtt_ms = w->rtt_ms;
 	x->think_ms = w->think_ms;
 	x->think_quality = w->think_quality;
 	x->transfer_ms = w->transfer_ms;
@@ -153,6 +155,20 @@ static struct exchange_rec *nth_exchange(struct run_rec *run, uint32_t key,
 			}
 		}
 	return NULL;
+}
+
+/* The library's ready time -> the wire's sent time, on one clock. */
+static void request_sent(const struct merge *m, struct exchange_rec *x,
+			 const struct an_exchange *e)
+{
+	uint64_t sent = m->clock && e->sent_ts_ns
+				? clock_map_to_mono(m->clock, e->sent_ts_ns)
+				: 0;
+	if (!sent || !x->ready_mono_ns)
+		return;
+	double ms = ((double)sent - (double)x->ready_mono_ns) / 1e6;
+	if (ms >= AN_SENT_MIN_MS)
+		x->request_sent_ms = round(ms * 1000.0) / 1000.0;
 }
 
 static void timer_skew(struct merge *m, struct step_rec *st,
@@ -214,6 +230,7 @@ static void on_conn(const struct an_conn *c, void *ctx)
 		if (!x)
 			continue;
 		exchange_into(x, &c->ex[i].rec);
+		request_sent(m, x, &c->ex[i]);
 		timer_skew(m, st, x, rec->key, &c->ex[i]);
 	}
 	for (size_t i = 0; i < c->n_fi; i++) {
@@ -293,7 +310,7 @@ int an_run_analyze(struct an_run_in *in, struct errbuf *err)
 	in->picked = NULL;
 	in->n_picked = 0;
 	size_t cap = 0;
-	struct merge m = { .run = in->run };
+	struct merge m = { .run = in->run, .clock = in->clock };
 	struct an_opts o = {
 		.on_conn = on_conn, .ctx = &m, .hints = in->hints,
 		.n_hints = in->n_hints, .dns_ports = in->dns_ports,

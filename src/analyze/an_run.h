@@ -12,7 +12,9 @@
  *     matched by 5-tuple; connections no step recorded are added to the
  *     run's own list;
  *   - the i-th exchange the packets show on a connection fills the i-th
- *     exchange the steps recorded on it (in step order);
+ *     exchange the steps recorded on it (in step order), and with the
+ *     run's clock map its request_sent_ms: the library's ready time to
+ *     the wire's sent time, below AN_SENT_MIN_MS NULL;
  *   - findings go to the step whose exchange or connection they are
  *     about (DNS ones to the dns step that asked for the name), else to
  *     the run;
@@ -29,9 +31,11 @@
 #include "analyze/analyzer.h"
 #include "model/run.h"
 #include "util/err.h"
+#include "util/timeutil.h"
 
 #define AN_SKEW_MIN_MS 5.0
 #define AN_SKEW_FRAC 0.10
+#define AN_SENT_MIN_MS (-0.5)
 
 /* One socket of the run. */
 struct an_flow {
@@ -60,6 +64,9 @@ struct an_run_in {
 	size_t n_hints;
 	const uint16_t *dns_ports;
 	size_t n_dns_ports;
+	/* the run's clock readings, to map the wire onto the exchanges'
+	 * ready_mono_ns (request_sent_ms); NULL: no mapping */
+	const struct clock_map *clock;
 	size_t n_frames;                  /* frames [0, n_frames) */
 	an_frame_get *get;
 	void *ctx;

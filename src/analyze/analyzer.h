@@ -85,12 +85,14 @@ struct an_exchange {
 	uint64_t resp_frame;        /* the response's first byte */
 	uint64_t last_frame;        /* its last byte */
 	uint64_t req_ts_ns, resp_ts_ns;
+	/* where the request counts as sent: the copy of its last byte that
+	 * ttfb_wire_ms starts from (without a response: the first copy) */
+	uint64_t sent_ts_ns;
 	uint64_t resp_bytes;
 	bool interim;               /* a 1xx came first (HTTP/1 cleartext) */
 	/* cleartext HTTP/1: the body the head announced and what came */
 	int64_t content_length;     /* -1: none, chunked or unknown */
 	int64_t body_bytes;         /* -1: unknown */
-	double rtt_ms;              /* the RTT think_ms was taken against */
 	/* the last server segment before the response (after the request)
 	 * and our ACK of it: NAGLE_STALL's evidence; 0 none */
 	uint64_t pre_seg_frame, pre_seg_ts_ns, pre_seg_len;

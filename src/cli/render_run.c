@@ -253,6 +253,8 @@ void render_exchange_json(struct json *j, const struct exchange_rec *e)
 	jnum(j, "transfer_ms", e->transfer_ms);
 	jnum(j, "goodput_kbps", e->goodput_kbps);
 	jint(j, "server_delayed_ack", e->server_delayed_ack);
+	jnum(j, "rtt_ms", e->rtt_ms);
+	jnum(j, "request_sent_ms", e->request_sent_ms);
 	json_obj_end(j);
 }
 

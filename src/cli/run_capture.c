@@ -161,16 +161,6 @@ char *run_capture_filter_text(const struct scn_plan *plans, size_t n,
 	return f;
 }
 
-static int64_t clock_offset_ns(uint64_t *mono)
-{
-	struct timespec r, m;
-	clock_gettime(CLOCK_MONOTONIC, &m);
-	clock_gettime(CLOCK_REALTIME, &r);
-	*mono = (uint64_t)m.tv_sec * 1000000000u + (uint64_t)m.tv_nsec;
-	return ((int64_t)r.tv_sec - (int64_t)m.tv_sec) * 1000000000 +
-	       ((int64_t)r.tv_nsec - (int64_t)m.tv_nsec);
-}
-
 /* A step is about to reach sa: into the filter (and its interface). */
 static void on_endpoint(void *ctx, uint8_t proto, const struct sockaddr *sa)
 {
@@ -243,7 +233,7 @@ struct run_cap *run_capture_open(const struct scn_plan *plans, size_t n,
 		goto fail;
 	if (cap_priv_drop(user, err) < 0 || capture_start(rc->cap, err) < 0)
 		goto fail;
-	rc->clock_off0_ns = clock_offset_ns(&rc->mono0_ns);
+	rc->mono0_ns = clock_map_read(&rc->clock_off0_ns);
 	free(filter);
 	free(dests);
 	return rc;
@@ -383,6 +373,7 @@ int run_capture_analyze(struct run_cap *rc, struct step_exec_item *item,
 		.run = run, .flows = flows, .n_flows = n_flows,
 		.hints = hints, .n_hints = n_hints,
 		.dns_ports = rc->dns_ports, .n_dns_ports = rc->n_dns_ports,
+		.clock = step_exec_item_clock(item),
 		.n_frames = capture_count(rc->cap), .get = get_frame,
 		.ctx = rc->cap,
 	};
@@ -420,11 +411,17 @@ int run_capture_analyze(struct run_cap *rc, struct step_exec_item *item,
 		ret = an_run_finding(run, NULL, 0, "CAPTURE_TRUNCATED", NULL,
 				     0, detail);
 	}
-	/* a step of the wall clock since the capture opened */
-	uint64_t mono;
-	int64_t off = clock_offset_ns(&mono);
-	double step_ms = fabs((double)(off - rc->clock_off0_ns)) / 1e6;
-	double allow = 1.0 + 0.0006 * (double)(mono - rc->mono0_ns) / 1e6;
+	/* a step of the wall clock during the run (its own two readings;
+	 * a run without them: since the capture opened) */
+	const struct clock_map *cm = step_exec_item_clock(item);
+	struct clock_map pm = { .mono0_ns = rc->mono0_ns,
+				.off0_ns = rc->clock_off0_ns };
+	pm.mono1_ns = clock_map_read(&pm.off1_ns);
+	if (!cm || !cm->mono0_ns || !cm->mono1_ns)
+		cm = &pm;
+	double step_ms = fabs((double)(cm->off1_ns - cm->off0_ns)) / 1e6;
+	double allow =
+		1.0 + 0.0006 * (double)(cm->mono1_ns - cm->mono0_ns) / 1e6;
 	if (ret == 0 && step_ms > allow) {
 		snprintf(detail, sizeof(detail),
 			 "the wall clock moved %.3f ms against the monotonic "

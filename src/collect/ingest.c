@@ -194,6 +194,8 @@ static int exchange_parse(struct ictx *c, json_object *o,
 	TRY(get_num(c, o, "transfer_ms", &e->transfer_ms));
 	TRY(get_num(c, o, "goodput_kbps", &e->goodput_kbps));
 	TRY(get_int(c, o, "server_delayed_ack", &e->server_delayed_ack));
+	TRY(get_num(c, o, "rtt_ms", &e->rtt_ms));
+	TRY(get_num(c, o, "request_sent_ms", &e->request_sent_ms));
 	return 0;
 }
 

@@ -73,6 +73,7 @@ void exchange_rec_init(struct exchange_rec *e)
 	e->dns_ms = e->connect_ms = e->tls_ms = e->ttfb_ms = NAN;
 	e->total_ms = e->request_ack_ms = e->ttfb_wire_ms = NAN;
 	e->think_ms = e->transfer_ms = e->goodput_kbps = NAN;
+	e->rtt_ms = e->request_sent_ms = NAN;
 }
 
 void finding_rec_init(struct finding_rec *f)

@@ -160,6 +160,14 @@ struct exchange_rec {
 	enum run_quality think_quality;
 	double transfer_ms, goodput_kbps;
 	int64_t server_delayed_ack; /* 0/1 */
+	/* schema 005: the RTT think_ms was taken against; TLS done (the
+	 * connection ready) -> the request's last byte on the wire, the
+	 * two clocks mapped per run */
+	double rtt_ms, request_sent_ms;
+	/* not stored: the library's CLOCK_MONOTONIC ns when the connection
+	 * was ready for this request (curl's prerequest callback); 0 none.
+	 * an_run maps the wire onto it to get request_sent_ms. */
+	uint64_t ready_mono_ns;
 };
 
 /* One finding (table findings). */

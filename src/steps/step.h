@@ -29,6 +29,7 @@
 #include "scenario/scn_plan.h"
 #include "steps/step_loop.h"
 #include "util/err.h"
+#include "util/timeutil.h"
 
 /*
  * Error classes (steps.error).  Public: alerting rules match them.
@@ -89,6 +90,8 @@ struct step_env {
 	/* the realtime clock at the monotonic origin, to timestamp rows */
 	uint64_t mono0_ns;
 	int64_t real0_ns;
+	/* both clocks read at the run's start and end (timeutil.h) */
+	struct clock_map clock;
 };
 
 struct step_job {

@@ -96,6 +96,12 @@ const struct tls_trace_set *step_exec_item_traces(
 	return item->state ? &item->state->traces : NULL;
 }
 
+const struct clock_map *step_exec_item_clock(
+	const struct step_exec_item *item)
+{
+	return item->state ? &item->state->env.clock : NULL;
+}
+
 const struct step_flow *step_exec_item_flows(const struct step_exec_item *item,
 					     size_t *n)
 {
@@ -344,6 +350,7 @@ static void finish_scenario(struct step_exec_state *s)
 	run->ok = ok;
 	free(run->finished_at);
 	run->finished_at = step_utc(&s->env, now);
+	s->env.clock.mono1_ns = clock_map_read(&s->env.clock.off1_ns);
 	if (item->status != 0 && !run->error)
 		run->error = xstrdup("internal");
 	step_http_env_release(&s->env);
@@ -508,10 +515,11 @@ static int start_scenario(struct step_exec_run_ctx *rc,
 	s->env.run = item->run;
 	s->env.traces = &s->traces;
 	s->env.hooks = rc->hooks;
-	struct timespec rt;
-	clock_gettime(CLOCK_REALTIME, &rt);
-	s->env.mono0_ns = step_loop_now_ns();
-	s->env.real0_ns = (int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec;
+	int64_t off;
+	s->env.mono0_ns = clock_map_read(&off);
+	s->env.real0_ns = (int64_t)s->env.mono0_ns + off;
+	s->env.clock.mono0_ns = s->env.mono0_ns;
+	s->env.clock.off0_ns = off;
 	s->t0_ns = s->env.mono0_ns;
 	s->env.deadline_ns =
 		s->t0_ns + (uint64_t)item->plan->timeout_ms * 1000000u;

@@ -31,12 +31,18 @@ struct step_exec_item {
 
 struct tls_trace_set;
 struct step_flow;
+struct clock_map;
 /* During on_done: the run's TLS traces and sockets (freed after
  * step_exec_run returns). */
 const struct tls_trace_set *step_exec_item_traces(
 	const struct step_exec_item *item);
 const struct step_flow *step_exec_item_flows(const struct step_exec_item *item,
 					     size_t *n);
+
+/* During on_done: the run's clock readings (start and end), to map the
+ * wire's times onto the library's (DESIGN section 5). */
+const struct clock_map *step_exec_item_clock(
+	const struct step_exec_item *item);
 
 typedef void (*step_exec_done_cb)(struct step_exec_item *item, void *ctx);
 

@@ -149,6 +149,7 @@ struct http_job {
 
 	/* this hop's connection, from the SSL_CTX and prereq callbacks */
 	bool prereq;
+	uint64_t ready_ns;      /* CLOCK_MONOTONIC at the prereq callback */
 	uint32_t new_key;       /* a new TLS connection's reserved key */
 	struct tls_trace *trace;
 	struct tls_trace *cur_trace; /* this hop's connection's, new or not */
@@ -440,6 +441,7 @@ static int prereq_cb(void *clientp, char *pip, char *lip, int pport,
 	struct curl_tlssessioninfo *ti = NULL;
 
 	hj->prereq = true;
+	hj->ready_ns = step_loop_now_ns();
 	snprintf(hj->pip, sizeof(hj->pip), "%s", pip ? pip : "");
 	snprintf(hj->lip, sizeof(hj->lip), "%s", lip ? lip : "");
 	hj->pport = pport;
@@ -752,6 +754,7 @@ static void hop_reset(struct http_job *hj)
 	hj->too_large = false;
 	hj->errbuf[0] = '\0';
 	hj->prereq = false;
+	hj->ready_ns = 0;
 	hj->new_key = 0;
 	hj->trace = NULL;
 	hj->cur_trace = NULL;
@@ -1691,6 +1694,7 @@ static void hop_done(struct http_job *hj, CURLcode rc)
 		x->tls_ms = tls_ms;
 		x->ttfb_ms = ttfb_ms;
 		x->total_ms = total_ms;
+		x->ready_mono_ns = hj->ready_ns;
 	}
 	hj->total_ms += total_ms;
 	if (hj->tls && hj->days_left != RUN_NULL_INT &&

@@ -77,6 +77,7 @@ static const struct store_col exchange_v[] = {
 	ECOL(exchange_rec, think_quality, run_quality_names),
 	COL(exchange_rec, transfer_ms), COL(exchange_rec, goodput_kbps),
 	COL(exchange_rec, server_delayed_ack),
+	COL(exchange_rec, rtt_ms), COL(exchange_rec, request_sent_ms),
 };
 
 static const struct store_col finding_v[] = {

@@ -75,3 +75,39 @@ int timeutil_utc_minus_seconds(const char *utc, uint64_t seconds, char *buf,
 	t -= (time_t)seconds;
 	return timeutil_utc((int64_t)t * 1000000000, buf, len);
 }
+
+static uint64_t ts_ns(const struct timespec *t)
+{
+	return (uint64_t)t->tv_sec * 1000000000u + (uint64_t)t->tv_nsec;
+}
+
+uint64_t clock_map_read(int64_t *off_ns)
+{
+	/* the realtime read between two monotonic ones, paired with their
+	 * midpoint: the pair's error is half the (sub-µs) gap */
+	struct timespec m0, r, m1;
+	clock_gettime(CLOCK_MONOTONIC, &m0);
+	clock_gettime(CLOCK_REALTIME, &r);
+	clock_gettime(CLOCK_MONOTONIC, &m1);
+	uint64_t mono = ts_ns(&m0) + (ts_ns(&m1) - ts_ns(&m0)) / 2;
+	*off_ns = (int64_t)ts_ns(&r) - (int64_t)mono;
+	return mono;
+}
+
+uint64_t clock_map_to_mono(const struct clock_map *m, uint64_t real_ns)
+{
+	if (!m->mono0_ns)
+		return 0;
+	int64_t off = m->off0_ns;
+	if (m->mono1_ns > m->mono0_ns && m->off1_ns != m->off0_ns) {
+		/* where on the monotonic axis, by the first reading; then
+		 * the offset there (outside the readings: the nearest) */
+		double at = (double)((int64_t)real_ns - m->off0_ns) -
+			    (double)m->mono0_ns;
+		double f = at / (double)(m->mono1_ns - m->mono0_ns);
+		f = f < 0 ? 0 : f > 1 ? 1 : f;
+		off += (int64_t)(f * (double)(m->off1_ns - m->off0_ns));
+	}
+	int64_t mono = (int64_t)real_ns - off;
+	return mono > 0 ? (uint64_t)mono : 0;
+}

@@ -33,4 +33,25 @@ int timeutil_utc_minus_days(const char *utc, unsigned days, char *buf,
 int timeutil_utc_minus_seconds(const char *utc, uint64_t seconds, char *buf,
 			       size_t len);
 
+/*
+ * The capture stamps packets with CLOCK_REALTIME, the libraries time with
+ * CLOCK_MONOTONIC.  A run reads both side by side when it starts (0) and
+ * when it ends (1); a wire time maps onto the monotonic clock through the
+ * offset (realtime - monotonic) interpolated between the two readings.
+ * Between readings the offset moves only when someone steps the wall
+ * clock (NTP slews both clocks alike): CLOCK_STEP flags a run where it
+ * moved, and its mapped figures are then suspect.
+ */
+struct clock_map {
+	uint64_t mono0_ns, mono1_ns;  /* 0: not read */
+	int64_t off0_ns, off1_ns;     /* realtime - monotonic */
+};
+
+/* Read both clocks now: monotonic ns, and the offset into *off_ns. */
+uint64_t clock_map_read(int64_t *off_ns);
+
+/* The monotonic ns of a CLOCK_REALTIME ns; 0 when the map lacks a
+ * reading. */
+uint64_t clock_map_to_mono(const struct clock_map *m, uint64_t real_ns);
+
 #endif

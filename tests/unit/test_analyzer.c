@@ -348,8 +348,8 @@ static void test_http_keepalive_delayed_ack(void **state)
 	conv_finish(&cv);
 	const struct an_conn *c = &cv.got[0];
 	assert_int_equal(c->n_ex, 2);
-	assert_ms(c->ex[0].rtt_ms, 20);
-	assert_ms(c->ex[1].rtt_ms, 20.2);
+	assert_ms(c->ex[0].rec.rtt_ms, 20);
+	assert_ms(c->ex[1].rec.rtt_ms, 20.2);
 	const struct exchange_rec *x = &c->ex[1].rec;
 	assert_ms(x->request_ack_ms, 60.2);
 	assert_int_equal(x->ack_pattern, RUN_ACK_SEPARATE);

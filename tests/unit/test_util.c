@@ -13,7 +13,9 @@
 
 #include <cmocka.h>
 
+#include <time.h>
 #include "util/json.h"
+#include "util/timeutil.h"
 #include "util/units.h"
 #include "util/xalloc.h"
 
@@ -150,6 +152,42 @@ static void test_util_xalloc(void **state)
 	assert_null(xstrdup(NULL));
 }
 
+/* The wire's realtime onto the library's monotonic clock. */
+static void test_util_clock_map(void **state)
+{
+	(void)state;
+	struct clock_map m = { 0 };
+	assert_int_equal(clock_map_to_mono(&m, 5000), 0); /* no reading */
+	/* one reading: a constant offset */
+	m.mono0_ns = 1000000;
+	m.off0_ns = 1700000000000000000;
+	assert_int_equal(clock_map_to_mono(&m, 1700000000000000000 + 1500000),
+			 1500000);
+	/* the same offset at the end: nothing to interpolate */
+	m.mono1_ns = 3000000;
+	m.off1_ns = m.off0_ns;
+	assert_int_equal(clock_map_to_mono(&m, 1700000000002500000), 2500000);
+	/* the wall clock stepped 1000 ns forward during the run: halfway
+	 * through, half of it */
+	m.off1_ns = m.off0_ns + 1000;
+	assert_int_equal(clock_map_to_mono(&m, 1700000000002000000),
+			 2000000 - 500);
+	/* before the start and after the end: the nearest reading's */
+	assert_int_equal(clock_map_to_mono(&m, 1700000000000500000), 500000);
+	assert_int_equal(clock_map_to_mono(&m, 1700000000009000000),
+			 9000000 - 1000);
+	/* a live reading maps the realtime it paired with to itself */
+	int64_t off;
+	uint64_t mono = clock_map_read(&off);
+	struct clock_map live = { .mono0_ns = mono, .off0_ns = off };
+	assert_int_equal(clock_map_to_mono(&live, (uint64_t)off + mono), mono);
+	struct timespec r;
+	clock_gettime(CLOCK_REALTIME, &r);
+	uint64_t real = (uint64_t)r.tv_sec * 1000000000u + (uint64_t)r.tv_nsec;
+	uint64_t back = clock_map_to_mono(&live, real);
+	assert_true(back >= mono); /* read after: not before the reading */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -157,6 +195,7 @@ int main(void)
 		cmocka_unit_test(test_util_sizes_and_counts),
 		cmocka_unit_test(test_util_json),
 		cmocka_unit_test(test_util_xalloc),
+		cmocka_unit_test(test_util_clock_map),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
