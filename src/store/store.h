@@ -107,6 +107,18 @@ int store_runs_list(struct store *st, const struct store_run_filter *f,
 		    int (*cb)(const struct run_summary *, void *ctx),
 		    void *ctx, struct errbuf *err) PE_WARN_UNUSED;
 
+/*
+ * The seq of the latest run (by started_at, then seq) of each scenario and
+ * region among the runs that f selects (since and scenario; limit
+ * ignored) and, when region is not NULL, of that region: up to max into
+ * seqs[], ordered by scenario then region; *n how many there are (more
+ * than max: the rest left out).  PE_INVAL (a malformed since), PE_STORE,
+ * PE_BUSY.
+ */
+int store_latest_runs(struct store *st, const struct store_run_filter *f,
+		      const char *region, int64_t *seqs, size_t max,
+		      size_t *n, struct errbuf *err) PE_WARN_UNUSED;
+
 /* ---- baselines (store_baseline.c) --------------------------------------- */
 
 /* One row of the baselines table; strings borrowed. */

@@ -118,6 +118,44 @@ out:
 	return ret;
 }
 
+int store_latest_runs(struct store *st, const struct store_run_filter *f,
+		      const char *region, int64_t *seqs, size_t max,
+		      size_t *n, struct errbuf *err)
+{
+	/* SQLite: a bare column beside max() comes from the max row */
+	static const char sql[] =
+		"SELECT seq, max(started_at || printf('%020d', seq))"
+		" FROM runs WHERE started_at >= ?1"
+		" AND (?2 IS NULL OR scenario = ?2)"
+		" AND (?3 IS NULL OR region = ?3)"
+		" GROUP BY scenario, region ORDER BY scenario, region";
+	*n = 0;
+	if (f && f->since && !store__since_ok(f->since))
+		return errbuf_set(err, PE_INVAL, "since: '%s' is not a UTC "
+				  "time like 2026-11-23T13:43:04.123456Z",
+				  f->since);
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return store__fail(st->db, rc, err, "latest runs");
+	sqlite3_bind_text(s, 1, f && f->since ? f->since : "", -1,
+			  SQLITE_STATIC);
+	if (f && f->scenario)
+		sqlite3_bind_text(s, 2, f->scenario, -1, SQLITE_STATIC);
+	if (region)
+		sqlite3_bind_text(s, 3, region, -1, SQLITE_STATIC);
+	int ret = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (*n < max)
+			seqs[*n] = sqlite3_column_int64(s, 0);
+		(*n)++;
+	}
+	if (rc != SQLITE_DONE)
+		ret = store__fail(st->db, rc, err, "latest runs");
+	sqlite3_finalize(s);
+	return ret;
+}
+
 const char *store_sqlite_version(void)
 {
 	return sqlite3_libversion();

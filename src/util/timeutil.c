@@ -76,6 +76,25 @@ int timeutil_utc_minus_seconds(const char *utc, uint64_t seconds, char *buf,
 	return timeutil_utc((int64_t)t * 1000000000, buf, len);
 }
 
+int timeutil_utc_parse(const char *utc, int64_t *sec)
+{
+	static const char *const forms[] = { "%Y-%m-%dT%H:%M:%S",
+					     "%Y-%m-%dT%H:%M", "%Y-%m-%d" };
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		struct tm tm;
+		memset(&tm, 0, sizeof(tm));
+		const char *rest = strptime(utc, forms[i], &tm);
+		if (!rest || (*rest && *rest != '.' && *rest != 'Z'))
+			continue;
+		time_t t = timegm(&tm);
+		if (t == (time_t)-1)
+			return -1;
+		*sec = (int64_t)t;
+		return 0;
+	}
+	return -1;
+}
+
 static uint64_t ts_ns(const struct timespec *t)
 {
 	return (uint64_t)t->tv_sec * 1000000000u + (uint64_t)t->tv_nsec;

@@ -30,6 +30,9 @@ int timeutil_utc_now(char *buf, size_t len);
 /* The UTC text `days` days before utc (same form); 0 or -1 (bad input). */
 int timeutil_utc_minus_days(const char *utc, unsigned days, char *buf,
 			    size_t len);
+/* The seconds since the epoch of UTC text "2026-11-23", "...T13:43",
+ * "...T13:43:04" or longer (fractions ignored); 0 or -1. */
+int timeutil_utc_parse(const char *utc, int64_t *sec);
 int timeutil_utc_minus_seconds(const char *utc, uint64_t seconds, char *buf,
 			       size_t len);
 
