@@ -68,5 +68,9 @@ run_probe report --db "$T/r.db" --config /dev/null --since yesterday
 expect_rc 2 "--since with a bad time is a usage error"
 run_probe report --db "$T/r.db" --config /dev/null --scenario other
 expect_match "$out" "^no runs match" "--scenario filters"
+run_probe report --db "$T/r.db" --config /dev/null --list
+expect_match "$out" '^1 +2026-01-02T03:04:05.000000Z +old +r ' "report --list: a table of runs"
+run_probe report --db "$T/r.db" --config /dev/null --list --json
+expect_match "$out" '^\{"seq":1,"run_id":"p-1","scenario":"old",.*"steps":0,' "report --list --json: NDJSON of run summaries"
 
 finish

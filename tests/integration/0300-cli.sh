@@ -36,8 +36,10 @@ run_probe pcap
 expect_rc 2 "pcap without subcommand: usage"
 run_probe pcap frob
 expect_rc 2 "pcap with an unknown subcommand"
-run_probe report --html "$T/r.html" --db "$T/r.db"
-expect_rc 2 "report --html: not yet"
+run_probe report --html "$T/r.html" --json --db "$T/r.db"
+expect_rc 2 "report --html with --json: a usage error"
+run_probe report --color sometimes --db "$T/r.db"
+expect_rc 2 "report --color takes auto, always or never"
 
 # configuration order: flags over PROBE_* over the file over defaults
 cat >"$T/probe.conf" <<CONF
