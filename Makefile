@@ -242,10 +242,17 @@ $(B)/tools/pbcap: $(B)/o/tests/tools/pbcap.o $(LIB_O)
 	$(call say,LINK,$@)
 	$(Q)$(CC) -o $@ $^ $(PKG_LIBS)
 
+# A store of runs from three regions, through probe's own store code, for
+# the report tests (tests/integration/0790-report-html.sh).
+$(B)/tools/pbseed: $(B)/o/tests/tools/pbseed.o $(LIB_O)
+	@mkdir -p $(@D)
+	$(call say,LINK,$@)
+	$(Q)$(CC) -o $@ $^ $(PKG_LIBS)
+
 test-bins: probe $(B)/asan/probe $(UNIT_BIN) $(UNIT_ASAN) $(REPLAY_BIN) \
 	$(REPLAY_ASAN) $(B)/tools/pbfwd $(B)/tools/pbserver \
 	$(B)/tools/pbdecode $(B)/tools/pbpcapng $(B)/tools/pbtlsdec \
-	$(B)/tools/pbcap $(B)/tools/pbevidence
+	$(B)/tools/pbcap $(B)/tools/pbevidence $(B)/tools/pbseed
 
 # Both halves in one runner, so the last line is the summary of everything.
 check: test-bins

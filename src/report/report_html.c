@@ -64,7 +64,8 @@ static const char css[] =
 	"th,td{padding:.15rem .5rem;text-align:left;vertical-align:middle}\n"
 	"td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;"
 	"white-space:nowrap}\n"
-	"table.grid th,table.grid td{border-bottom:1px solid #d0d0d0}\n"
+	"table.grid th,table.grid td{border-bottom:1px solid #d0d0d0;"
+	"white-space:nowrap}\n"
 	"table.wf{width:100%;max-width:900px}\n"
 	"table.wf th{font-weight:normal;white-space:nowrap;width:9rem}\n"
 	"table.wf td.bar{width:100%;min-width:8rem}\n"
@@ -79,7 +80,7 @@ static const char css[] =
 	"code,.code{font-family:ui-monospace,'DejaVu Sans Mono',monospace;"
 	"font-size:.92em;overflow-wrap:anywhere}\n"
 	".charts{display:flex;flex-wrap:wrap;gap:1rem}\n"
-	".chart{flex:1 1 420px;min-width:0}\n"
+	".chart{flex:1 1 420px;min-width:0;margin:0}\n"
 	".chart svg{width:100%;height:auto;display:block}\n"
 	".legend{list-style:none;padding:0;margin:.2rem 0;display:flex;"
 	"flex-wrap:wrap;gap:.3rem 1rem}\n"
@@ -350,9 +351,9 @@ static void run_html(struct hw *h, const struct run_rec *run)
 /* ---- series -------------------------------------------------------------- */
 
 #define CH_W 640.0
-#define CH_H 220.0
-#define CH_L 56.0   /* left margin: the y labels */
-#define CH_B 28.0   /* bottom margin: the x labels */
+#define CH_H 260.0
+#define CH_L 72.0   /* left margin: the y labels */
+#define CH_B 34.0   /* bottom margin: the x labels */
 #define CH_T 10.0
 
 static double nice_max(double v)
@@ -374,12 +375,8 @@ static void polyline(FILE *o, const struct report_series *se,
 	bool open = false;
 	for (size_t i = 0; i < REPORT_BUCKETS; i++) {
 		double v = p95 ? se->pts[m][i].p95 : se->pts[m][i].p50;
-		if (isnan(v)) {
-			if (open)
-				fputs("\"/>", o);
-			open = false;
-			continue;
-		}
+		if (isnan(v))
+			continue; /* an empty slice: the line goes across */
 		double x = CH_L + dx * (double)i;
 		double y = CH_T + (CH_H - CH_T - CH_B) * (1 - v / ymax);
 		if (!open)
@@ -442,16 +439,16 @@ static void chart_html(struct hw *h, const struct report_scenario *sc,
 		double y = CH_T + (CH_H - CH_T - CH_B) * (1 - (double)g / 4);
 		fprintf(o, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.1f\" "
 			   "y2=\"%.1f\" stroke=\"#d0d0d0\"/>"
-			   "<text x=\"%.0f\" y=\"%.1f\" font-size=\"11\" "
+			   "<text x=\"%.0f\" y=\"%.1f\" font-size=\"14\" "
 			   "text-anchor=\"end\" fill=\"#4d4d4d\">%g ms</text>\n",
 			CH_L, CH_W - 10, y, y, CH_L - 4, y + 4, v);
 	}
 	char t0[40], t1[40];
 	snprintf(t0, sizeof(t0), "%.16s", r->since);
 	snprintf(t1, sizeof(t1), "%.16s", r->until);
-	fprintf(o, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"11\" "
+	fprintf(o, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"14\" "
 		   "fill=\"#4d4d4d\">%s</text><text x=\"%.0f\" y=\"%.0f\" "
-		   "font-size=\"11\" text-anchor=\"end\" fill=\"#4d4d4d\">%s"
+		   "font-size=\"14\" text-anchor=\"end\" fill=\"#4d4d4d\">%s"
 		   "</text>\n",
 		CH_L, CH_H - 8, t0, CH_W - 10, CH_H - 8, t1);
 	for (size_t k = 0; k < sc->n_series; k++) {
