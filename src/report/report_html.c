@@ -123,6 +123,22 @@ static void ident(FILE *out, const char *s)
 	}
 }
 
+/* A path as a file:// URL's path: RFC 3986 unreserved and '/' kept, the
+ * rest %XX (then nothing in it needs HTML escaping). */
+static void url_path(FILE *out, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
+		unsigned char c = *p;
+		bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			    (c >= '0' && c <= '9') || c == '/' || c == '-' ||
+			    c == '.' || c == '_' || c == '~';
+		if (keep)
+			fputc(c, out);
+		else
+			fprintf(out, "%%%02X", c);
+	}
+}
+
 static void num_attr(FILE *out, const char *name, double v)
 {
 	if (isnan(v))
@@ -248,7 +264,7 @@ static void pcap_html(struct hw *h, const struct run_rec *run)
 	fputs(": ", o);
 	if (local) {
 		fputs("<a href=\"file://", o);
-		esc(o, full);
+		url_path(o, full);
 		fputs("\">", o);
 		esc(o, p->path);
 		fputs("</a>", o);

@@ -84,6 +84,11 @@ expect_match "$dom" 'Verdict: <b>NETWORK_LOCAL us-east-1</b>' "the verdict in wo
 expect_match "$dom" '<li data-code="RETRANSMISSIONS" data-frames="\[12,14\]">' "the finding with its frames"
 expect_match "$dom" 'probe pcap fetch --regions REGIONS.conf ap-south-1 seed-ap-south-1-' \
 	"the escalation pcap (not on this host: how to fetch it)"
+# the same store with the pcap on this host: a file:// link to it
+mkdir -p "$T/sp ool/pcaps" && : >"$T/sp ool/pcaps/$(sql "$DB" "SELECT r.run_id FROM pcaps p JOIN runs r ON r.seq = p.run_seq").pcapng"
+run_probe report --db "$DB" --config "$T/probe.conf" --spool "$T/sp ool" --html -
+expect_match "$out" "<a href=\"file://${T// /%20}/sp%20ool/pcaps/seed-ap-south-1-[0-9]+\.pcapng\">" \
+	"a kept pcap on this host is a file:// link (percent-encoded)"
 expect_match "$dom" '<svg viewBox="[^"]*" role="img" aria-labelledby=' "charts are images with a text alternative"
 expect_match "$dom" '<desc id="c0-think-d">' "the chart's description"
 
