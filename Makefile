@@ -271,15 +271,22 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -I$(B)/gen \
 	-DPROBE_VERSION='"$(PROBE_VERSION)"' -DPROBE_GIT_REV='"fuzz"' \
 	-include src/util/banned_pre.h -fsanitize=fuzzer,address,undefined
 
+# FUZZ_TARGETS: which (names without fuzz_, e.g. "serve ingest"); all by
+# default.  Each target's libFuzzer output ends in $(B)/fuzz/<target>.log
+# (its last lines: executions, coverage, crashes).
+FUZZ_TARGETS ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
 fuzz: deps-fuzz $(GEN_SRC)
 	@mkdir -p $(B)/fuzz
-	@for f in $(FUZZ_SRC); do \
+	@for f in $(patsubst %,tests/fuzz/fuzz_%.c,$(FUZZ_TARGETS)); do \
 		t=$$(basename $$f .c); c=tests/fuzz/corpus/$${t#fuzz_}; \
 		clang $(FUZZ_CFLAGS) $(PKG_CFLAGS) -o $(B)/fuzz/$$t $$f \
 			$(LIB_SRC) $(GEN_SRC) $(PKG_LIBS) || exit 1; \
 		mkdir -p $(B)/fuzz/$$t.new; \
-		$(B)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) \
-			-dict=tests/fuzz/$$t.dict $(B)/fuzz/$$t.new $$c || exit 1; \
+		$(B)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(B)/fuzz/$$t- \
+			-dict=tests/fuzz/$$t.dict $(B)/fuzz/$$t.new $$c \
+			2>$(B)/fuzz/$$t.log || { tail -30 $(B)/fuzz/$$t.log; exit 1; }; \
+		grep -E '^(Done|stat::)' $(B)/fuzz/$$t.log | sed "s/^/fuzz: $$t: /"; \
 		echo "fuzz: $$t: new inputs in $(B)/fuzz/$$t.new (merge with" \
 			"-merge=1 into $$c)"; \
 	done
