@@ -30,8 +30,8 @@ FUZZ_SECONDS ?= 60
 # Debian packages: the build, the tests, the fuzzers.
 DEB_BUILD := gcc make pkg-config libc6-dev libcurl4-openssl-dev libc-ares-dev \
 	libssl-dev libpcap-dev libsqlite3-dev libmicrohttpd-dev libjson-c-dev
-DEB_TEST := libcmocka-dev sqlite3 dnsmasq-base nginx-light openssl iproute2 procps \
-	python3 curl util-linux tshark tcpdump ethtool iputils-ping
+DEB_TEST := libcmocka-dev sqlite3 dnsmasq-base nginx-light openssl iproute2 procps valgrind \
+	python3 curl util-linux bsdutils groff-base tshark tcpdump ethtool iputils-ping
 DEB_FUZZ := clang libfuzzer-14-dev
 PKGS := libcurl libcares openssl libpcap sqlite3 libmicrohttpd json-c
 
