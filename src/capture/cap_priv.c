@@ -79,7 +79,12 @@ static int drop_caps(struct errbuf *err)
 
 int cap_priv_drop(const char *user, struct errbuf *err)
 {
-	if (geteuid() == 0)
-		return user ? to_user(user, err) : 0;
+	if (geteuid() == 0 && user) {
+		int ret = to_user(user, err);
+		if (ret == 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+			ret = errbuf_set(err, PE_IO, "PR_SET_NO_NEW_PRIVS: %s",
+					 strerror(errno));
+		return ret;
+	}
 	return drop_caps(err);
 }

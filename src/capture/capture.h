@@ -188,8 +188,12 @@ int cap_iface_for(const struct dec_addr *dst, char name[IFNAMSIZ],
  * capabilities are per thread, and the raw capset below changes only the
  * calling one (glibc's setuid/setgid do reach every thread).
  *   - euid 0 and user given: initgroups, setgid, setuid to that user
- *     (PE_NOTFOUND for an unknown user, PE_PERM if a step fails); root
- *     with user NULL keeps its rights.
+ *     (PE_NOTFOUND for an unknown user, PE_PERM if a step fails), which
+ *     clears every capability; then PR_SET_NO_NEW_PRIVS.
+ *   - euid 0 without a user: stays uid 0 (the store and spool it made
+ *     are its own) but clears every capability as below: root without
+ *     capabilities cannot override file permissions, trace, bind low
+ *     ports or capture again.
  *   - not root, holding capabilities (setcap cap_net_raw+ep on the
  *     binary): clears the effective, permitted and inheritable sets (raw
  *     capset, no libcap), the ambient set, and sets PR_SET_NO_NEW_PRIVS.
