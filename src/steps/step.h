@@ -85,6 +85,10 @@ struct step_env {
 	size_t n_flows, cap_flows;
 	struct step_var *vars;
 	size_t n_vars, cap_vars;
+	/* values seen in flight that step_redact() hides like ${NAME}s:
+	 * cookies, credentials (name: the label shown, "cookie:session") */
+	struct step_var *secrets;
+	size_t n_secrets, cap_secrets;
 	uint32_t next_conn_key;       /* conn_rec.key values handed out */
 	uint64_t deadline_ns;         /* the scenario's whole budget */
 	/* the realtime clock at the monotonic origin, to timestamp rows */
@@ -145,6 +149,17 @@ char *step_utc(const struct step_env *env, uint64_t mono_ns);
  */
 #define STEP_REDACT_MIN 4
 char *step_redact(const struct step_env *env, const char *text);
+
+/*
+ * A value step_redact() replaces by ${label} from now on in this run: a
+ * cookie the server set, a credential a header carried (the scenario's
+ * own text, not the environment, may hold it).  Values shorter than
+ * STEP_REDACT_MIN are not kept (as above); at most STEP_MAX_SECRETS.
+ * PE_NOMEM.
+ */
+#define STEP_MAX_SECRETS 256
+int step_secret_add(struct step_env *env, const char *label,
+		    const char *value, size_t len);
 
 /*
  * Fail the job's step: ok = false, error class and a detail, which is

@@ -188,39 +188,68 @@ char *step_utc(const struct step_env *env, uint64_t mono_ns)
 	return xstrdup(buf);
 }
 
+/* s with every val replaced by ${label}; s is wiped and freed. */
+static char *replace_all(char *s, const char *val, const char *label)
+{
+	size_t vl = strlen(val);
+	if (!s || vl < STEP_REDACT_MIN || !strstr(s, val))
+		return s;
+	char *rep = xasprintf("${%s}", label);
+	size_t rl = rep ? strlen(rep) : 0;
+	size_t n = 0;
+	for (const char *p = s; (p = strstr(p, val)); p += vl)
+		n++;
+	char *out = rep ? malloc(strlen(s) + n * rl + 1) : NULL;
+	if (out) {
+		char *o = out;
+		const char *p = s, *hit;
+		while ((hit = strstr(p, val))) {
+			memcpy(o, p, (size_t)(hit - p));
+			o += hit - p;
+			memcpy(o, rep, rl);
+			o += rl;
+			p = hit + vl;
+		}
+		memcpy(o, p, strlen(p) + 1);
+	}
+	free(rep);
+	step_secret_free(s);
+	return out;
+}
+
 char *step_redact(const struct step_env *env, const char *in)
 {
 	char *s = xstrdup(in);
 	const struct scn_plan *plan = env->plan;
 	for (size_t i = 0; s && plan && i < plan->n_env_vars; i++) {
-		const char *name = plan->env_vars[i].name;
-		const char *val = getenv(name);
-		size_t vl = val ? strlen(val) : 0;
-		if (vl < STEP_REDACT_MIN || !strstr(s, val))
-			continue;
-		char *rep = xasprintf("${%s}", name);
-		size_t rl = rep ? strlen(rep) : 0;
-		size_t n = 0;
-		for (const char *p = s; (p = strstr(p, val)); p += vl)
-			n++;
-		char *out = rep ? malloc(strlen(s) + n * rl + 1) : NULL;
-		if (out) {
-			char *o = out;
-			const char *p = s, *hit;
-			while ((hit = strstr(p, val))) {
-				memcpy(o, p, (size_t)(hit - p));
-				o += hit - p;
-				memcpy(o, rep, rl);
-				o += rl;
-				p = hit + vl;
-			}
-			memcpy(o, p, strlen(p) + 1);
-		}
-		free(rep);
-		step_secret_free(s);
-		s = out;
+		const char *val = getenv(plan->env_vars[i].name);
+		if (val)
+			s = replace_all(s, val, plan->env_vars[i].name);
 	}
+	for (size_t i = 0; s && i < env->n_secrets; i++)
+		s = replace_all(s, env->secrets[i].value,
+				env->secrets[i].name);
 	return s;
+}
+
+int step_secret_add(struct step_env *env, const char *label,
+		    const char *value, size_t len)
+{
+	if (len < STEP_REDACT_MIN || env->n_secrets >= STEP_MAX_SECRETS)
+		return 0;
+	for (size_t i = 0; i < env->n_secrets; i++)
+		if (strlen(env->secrets[i].value) == len &&
+		    memcmp(env->secrets[i].value, value, len) == 0)
+			return 0;
+	char *v = xstrndup(value, len), *n = xstrdup(label);
+	if (!v || !n || xgrow(&env->secrets, &env->cap_secrets,
+			      env->n_secrets + 1, sizeof(*env->secrets)) < 0) {
+		free(n);
+		step_secret_free(v);
+		return PE_NOMEM;
+	}
+	env->secrets[env->n_secrets++] = (struct step_var){ n, v };
+	return 0;
 }
 
 /* Details are cut to this many bytes, after redaction (so a cut can split
@@ -579,6 +608,11 @@ int step_exec_run(struct step_loop *loop, struct step_exec_item *items,
 			step_secret_free(s->env.vars[k].value);
 		}
 		free(s->env.vars);
+		for (size_t k = 0; k < s->env.n_secrets; k++) {
+			free(s->env.secrets[k].name);
+			step_secret_free(s->env.secrets[k].value);
+		}
+		free(s->env.secrets);
 		free(s->env.flows);
 		tls_trace_set_release(&s->traces);
 		free(s);

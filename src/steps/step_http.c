@@ -1106,6 +1106,80 @@ static bool is_credential_header(const char *h)
 	return false;
 }
 
+/*
+ * A credential header's values become secrets of the run (step_redact):
+ * Authorization's credentials (after the scheme) and the whole value,
+ * each cookie of a Cookie header by its name -- literal text of the
+ * scenario as much as ${VAR}s, since a server that echoes them would
+ * otherwise put them in a detail.
+ */
+static int credential_secrets(struct step_env *env, const char *h)
+{
+	const char *colon = strchr(h, ':');
+	char label[80];
+	int ret = 0;
+	if (!colon)
+		return 0;
+	size_t nl = (size_t)(colon - h);
+	const char *v = colon + 1 + strspn(colon + 1, " \t");
+	snprintf(label, sizeof(label), "header:%.*s", (int)(nl < 64 ? nl : 64),
+		 h);
+	if (strncasecmp(h, "cookie:", 7) != 0) {
+		const char *sp = strchr(v, ' ');
+		ret = step_secret_add(env, label, v, strlen(v));
+		if (ret == 0 && sp)
+			ret = step_secret_add(env, label, sp + 1,
+					      strlen(sp + 1));
+		return ret;
+	}
+	/* "a=1; b=2": each value, labelled by its cookie */
+	for (const char *p = v; ret == 0 && *p;) {
+		size_t n = strcspn(p, ";");
+		const char *eq = memchr(p, '=', n);
+		if (eq) {
+			snprintf(label, sizeof(label), "cookie:%.*s",
+				 (int)((size_t)(eq - p) < 64 ? eq - p : 64), p);
+			ret = step_secret_add(env, label, eq + 1,
+					      n - (size_t)(eq + 1 - p));
+		}
+		p += n;
+		p += strspn(p, "; ");
+	}
+	return ret;
+}
+
+/* The cookies curl holds after a hop (servers' Set-Cookie) as secrets:
+ * CURLINFO_COOKIELIST, Netscape format, the value in the 7th field. */
+static int cookie_secrets(struct http_job *hj)
+{
+	struct curl_slist *list = NULL;
+	int ret = 0;
+	if (curl_easy_getinfo(hj->h->easy, CURLINFO_COOKIELIST, &list) !=
+	    CURLE_OK)
+		return 0;
+	for (struct curl_slist *l = list; l && ret == 0; l = l->next) {
+		const char *f[7] = { 0 };
+		const char *p = l->data;
+		for (int i = 0; i < 7 && p; i++) {
+			f[i] = p;
+			p = strchr(p, '\t');
+			p = p ? p + 1 : NULL;
+		}
+		if (!f[6])
+			continue;
+		char label[80];
+		size_t nl = (size_t)(f[6] - f[5]) - 1;
+		snprintf(label, sizeof(label), "cookie:%.*s",
+			 (int)(nl < 64 ? nl : 64), f[5]);
+		ret = step_secret_add(hj->job->env, label, f[6],
+				      strlen(f[6]));
+	}
+	for (struct curl_slist *l = list; l; l = l->next)
+		explicit_bzero(l->data, strlen(l->data));
+	curl_slist_free_all(list);
+	return ret;
+}
+
 /* Set every option of this hop on the (reset) easy handle. */
 static int hop_setopts(struct http_job *hj, struct errbuf *err)
 {
@@ -1656,6 +1730,12 @@ static void hop_done(struct http_job *hj, CURLcode rc)
 	long status = 0, nconn = 0, ver = 0;
 	curl_off_t nl = 0, co = 0, ac = 0, pt = 0, stt = 0, tt = 0, dl = 0;
 
+	/* first: what the server set is hidden from every detail below */
+	if (cookie_secrets(hj) < 0) {
+		fail(hj, "internal", "out of memory");
+		finish(hj);
+		return;
+	}
 	/* a failed getinfo leaves the 0 it started with (= unknown) */
 	if (curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status) ||
 	    curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &nconn) ||
@@ -1783,6 +1863,9 @@ static int job_expand(struct http_job *hj, struct errbuf *err)
 		if (!(hj->hdrs[i] = step_expand(env, &st->headers[i], err)))
 			return PE_INVAL;
 		hj->n_hdrs++;
+		if (is_credential_header(hj->hdrs[i]) &&
+		    credential_secrets(env, hj->hdrs[i]) < 0)
+			return errbuf_set(err, PE_NOMEM, "out of memory");
 	}
 	if ((o->set & SCN_OPT_PROXY) &&
 	    !(hj->proxy = step_expand(env, &o->proxy, err)))

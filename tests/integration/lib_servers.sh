@@ -73,6 +73,8 @@
 #   /slow        200 "slow\n" after SLOW_MS (default 80; nginx sleeps
 #                SLOW_MS + 5 ms, so a client's TTFB is >= SLOW_MS)
 #   /status/500  500;   /json  200 {"ok":true} (application/json)
+#   /echo        200 "auth=<Authorization> cookie=<Cookie> q=<query q>",
+#                and Set-Cookie: echoed=<q> (what a client sent, sent back)
 #   /r1  302 -> https://b.probe.test:HTTPS_PORT/r2  302 ->
 #               https://a.probe.test:HTTPS_PORT/r3  200 "end of redirects\n"
 # POST /login  302 + Set-Cookie: session=s3cr3t; Path=/;  GET /form  200
@@ -588,6 +590,11 @@ _srv_nginx_conf() {
 		location = /r1 { return 302 https://b.probe.test:$HTTPS_PORT/r2; }
 		location = /r2 { return 302 https://a.probe.test:$HTTPS_PORT/r3; }
 		location = /r3 { return 200 "end of redirects\n"; }
+		location = /echo {
+		    default_type text/plain;
+		    add_header Set-Cookie "echoed=\$arg_q; Path=/" always;
+		    return 200 "auth=\$http_authorization cookie=\$http_cookie q=\$arg_q\n";
+		}
 		location = /login {
 		    if (\$request_method != POST) { return 405; }
 		    add_header Set-Cookie "session=s3cr3t; Path=/" always;
