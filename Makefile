@@ -269,7 +269,8 @@ check-asan: $(B)/asan/probe $(UNIT_ASAN) $(REPLAY_ASAN)
 # ---- fuzzing (not part of check: long-running) ------------------------------
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -I$(B)/gen \
 	-DPROBE_VERSION='"$(PROBE_VERSION)"' -DPROBE_GIT_REV='"fuzz"' \
-	-include src/util/banned_pre.h -fsanitize=fuzzer,address,undefined
+	-include src/util/banned_pre.h -fsanitize=fuzzer,address,undefined \
+	-DSERVE_TIMEOUT_S=1
 
 # FUZZ_TARGETS: which (names without fuzz_, e.g. "serve ingest"); all by
 # default.  Each target's libFuzzer output ends in $(B)/fuzz/<target>.log

@@ -21,7 +21,9 @@ struct store;
 /* Limits (documented in --help and probe(1)). */
 #define SERVE_CONN_LIMIT 64        /* connections at once */
 #define SERVE_PER_IP_LIMIT 16      /* connections at once from one address */
+#ifndef SERVE_TIMEOUT_S /* the fuzz build shortens it (Makefile) */
 #define SERVE_TIMEOUT_S 10         /* idle seconds before a connection goes */
+#endif
 #define SERVE_CONN_MEMORY (64u * 1024) /* per-connection header memory */
 #define SERVE_RUNS_DEFAULT 100     /* /api/runs limit when not given */
 #define SERVE_RUNS_MAX 1000        /* largest /api/runs limit */
