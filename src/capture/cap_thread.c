@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <pcap/pcap.h>
@@ -60,7 +61,17 @@ struct capture {
 	atomic_bool stop;
 	atomic_bool frozen;         /* stopped: drops as of the stop */
 	int wake_fd;
+	/* CLOCK_MONOTONIC ns at the start of the last read pass that read
+	 * every handle (capture_sync) */
+	_Atomic uint64_t pass_ns;
 };
+
+static uint64_t mono_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
 
 static void on_frame(u_char *user, const struct pcap_pkthdr *hdr,
 		     const u_char *bytes)
@@ -301,15 +312,20 @@ static void *cap_thread_main(void *arg)
 		pfd[n].events = POLLIN;
 		pfd[n].revents = 0;
 		int r = poll(pfd, n + 1, CAPTURE_POLL_MS);
+		uint64_t t = mono_ns();
+		bool woken = false;
 		if (r < 0 && errno != EINTR)
 			r = 0; /* cannot happen with valid fds: read all */
 		if (pfd[n].revents & POLLIN) {
 			uint64_t v;
 			(void)!read(c->wake_fd, &v, sizeof(v));
+			woken = true; /* a filter, an interface or a sync */
 		}
 		for (size_t i = 0; i < n; i++)
-			if (r <= 0 || pfd[i].revents || pfd[i].fd < 0)
+			if (r <= 0 || woken || pfd[i].revents || pfd[i].fd < 0)
 				read_handle(c->h[i]);
+		if (r <= 0 || woken)
+			atomic_store(&c->pass_ns, t);
 	}
 	/* the last drain: whatever the kernel holds now */
 	n = atomic_load_explicit(&c->n_h, memory_order_acquire);
@@ -340,6 +356,27 @@ static void wake(struct capture *c)
 {
 	uint64_t one = 1;
 	(void)!write(c->wake_fd, &one, sizeof(one));
+}
+
+int capture_sync(struct capture *c, uint64_t timeout_ns)
+{
+	/* a frame the kernel took before now is in a block retired at most
+	 * CAPTURE_BLOCK_MS later; a pass that starts after that reads it */
+	uint64_t now = mono_ns();
+	uint64_t target = now + (CAPTURE_BLOCK_MS + 1) * 1000000u;
+	uint64_t until = now + timeout_ns;
+	if (!c->started)
+		return 0;
+	struct timespec nap = { 0, 250000 };
+	while (atomic_load(&c->pass_ns) < target) {
+		uint64_t t = mono_ns();
+		if (t >= until)
+			return PE_BUSY;
+		if (t >= target)
+			wake(c);
+		nanosleep(&nap, NULL);
+	}
+	return 0;
 }
 
 int capture_set_filter(struct capture *c, const char *expr,

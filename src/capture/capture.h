@@ -202,4 +202,13 @@ int cap_iface_for(const struct dec_addr *dst, char name[IFNAMSIZ],
  */
 int cap_priv_drop(const char *user, struct errbuf *err) PE_WARN_UNUSED;
 
+/*
+ * Wait until every frame the kernel received before this call is in the
+ * ring (the reader thread has begun a pass over every handle more than
+ * CAPTURE_BLOCK_MS after it), at most timeout_ns: 0, or PE_BUSY (the
+ * ring then holds what came so far).  A run's analysis calls it instead
+ * of waiting a fixed time for the capture to catch up.
+ */
+int capture_sync(struct capture *c, uint64_t timeout_ns);
+
 #endif

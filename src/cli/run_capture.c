@@ -361,6 +361,9 @@ int run_capture_analyze(struct run_cap *rc, struct step_exec_item *item,
 {
 	struct run_rec *run = item->run;
 	size_t n_flows, n_hints;
+	/* the frames the kernel has taken so far, all in the ring (a late
+	 * reader thread costs waiting here, not frames) */
+	(void)capture_sync(rc->cap, RUN_CAPTURE_SYNC_MAX_MS * 1000000ull);
 	const struct step_flow *sf = step_exec_item_flows(item, &n_flows);
 	struct an_flow *flows = make_flows(sf, n_flows);
 	struct an_tls_hint *hints =

@@ -10,8 +10,11 @@
  *   hooks     every endpoint a step is about to reach joins the filter
  *             before its first packet leaves (step_hooks.endpoint);
  *   analyze   after a run ends and a grace (RUN_CAPTURE_GRACE_*: the
- *             peers' last ACKs and FINs are one RTT away), its own
- *             packets are picked and analyzed into its record;
+ *             peers' last ACKs and FINs are one RTT away), the capture
+ *             is synced (capture_sync: every frame the kernel took by
+ *             then is in the ring, however late the reader thread runs)
+ *             and the run's own packets are picked and analyzed into
+ *             its record;
  *   close     the thread stopped, the ring freed.
  */
 #ifndef PROBE_CLI_RUN_CAPTURE_H
@@ -26,9 +29,12 @@
 #include "steps/step_exec.h"
 #include "util/err.h"
 
-/* grace = MIN + 2 x the run's largest RTT, at most MAX */
-#define RUN_CAPTURE_GRACE_MIN_MS 50
+/* grace = MIN + 2 x the run's largest RTT, at most MAX: the wire's time
+ * for the closing packets.  The capture's own lag is not in it: the sync
+ * after the grace waits for the reader (at most SYNC_MAX). */
+#define RUN_CAPTURE_GRACE_MIN_MS 5
 #define RUN_CAPTURE_GRACE_MAX_MS 1000
+#define RUN_CAPTURE_SYNC_MAX_MS 500
 
 struct run_cap;
 
