@@ -570,8 +570,10 @@ int run_capture_evidence(struct run_cap *rc, struct step_exec_item *item,
 	};
 	struct cap_ev_out ev;
 	memset(&ev, 0, sizeof(ev));
-	if ((ret = cap_evidence_write(&in, &ev, err)) < 0)
+	if ((ret = cap_evidence_write(&in, &ev, err)) < 0) {
+		cap_ev_out_release(&ev); /* also on error (cap_evidence.h) */
 		goto out;
+	}
 	struct pcap_rec *pr = calloc(1, sizeof(*pr));
 	char now[TIMEUTIL_UTC_LEN];
 	if (!pr || timeutil_utc_now(now, sizeof(now)) < 0) {

@@ -205,11 +205,19 @@ static void chan_close(struct dns_chan *c)
  * the capture about the server before the first query goes out.
  * c-ares 1.18 offers no other way to learn a query's source port.
  */
+/*
+ * Non-blocking, always: c-ares 1.18 sets O_NONBLOCK on the sockets it
+ * makes itself but not on those of ares_set_socket_functions(), and it
+ * reads a UDP socket until the read would block -- with a blocking socket
+ * the next recvfrom after the last answer never returns, and the whole
+ * loop (every step, every timeout) stops with it (a truncated answer and
+ * its TCP retry did that: tests/integration/0800, row 4).
+ */
 static ares_socket_t dns_asocket(int domain, int type, int protocol,
 				 void *ud)
 {
 	(void)ud;
-	return socket(domain, type, protocol);
+	return socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
 }
 
 static int dns_aclose(ares_socket_t fd, void *ud)
