@@ -59,10 +59,14 @@
 #                         both server addresses: plain HTTP on PBSERVER_PORT
 #                         (8080), TLS 1.2/1.3 on PBSERVER_TLS_PORT (8443, the
 #                         certs of certs_make: demo.probe.test...), a
-#                         stalled TLS handshake on PBSERVER_STALL_PORT (8444);
-#                         ports fixed (the namespace is private; preset
-#                         variables win).  Its logs, the server-side truth:
-#                         $PBSERVER_LOG (plain and stall), $PBSERVER_TLS_LOG.
+#                         stalled TLS handshake on PBSERVER_STALL_PORT (8444),
+#                         a TLS 1.2 handshake that ends in a fatal alert
+#                         after the server's first flight on
+#                         PBSERVER_ALERT_PORT (8445, pbserver's
+#                         --alert-handshake); ports fixed (the namespace is
+#                         private; preset variables win).  Its logs, the
+#                         server-side truth: $PBSERVER_LOG (plain and stall),
+#                         $PBSERVER_TLS_LOG (TLS and alert).
 #   Each *_start returns once the server answers on the server addresses:
 #   checked inside the server namespace, so that no readiness packet
 #   crosses a link (a profile's drop_nth/drop_data ordinals count the
@@ -619,6 +623,7 @@ bench_pbserver_start() {
 	[ "$_BENCH_UP" = 1 ] || { _bench_err "no bench (bench_up first)"; return 1; }
 	export PBSERVER_PORT=${PBSERVER_PORT:-8080} PBSERVER_TLS_PORT=${PBSERVER_TLS_PORT:-8443}
 	export PBSERVER_STALL_PORT=${PBSERVER_STALL_PORT:-8444}
+	export PBSERVER_ALERT_PORT=${PBSERVER_ALERT_PORT:-8445}
 	export PBSERVER_LOG=$d/plain.log PBSERVER_TLS_LOG=$d/tls.log
 	mkdir -p "$d" || return 1
 	c=${CERTS_DIR:-$d/certs}
@@ -634,6 +639,8 @@ bench_pbserver_start() {
 				--stall-handshake "$a6:$PBSERVER_STALL_PORT"
 		else
 			set -- --listen "$a4:$PBSERVER_TLS_PORT" --listen "$a6:$PBSERVER_TLS_PORT" \
+				--alert-handshake "$a4:$PBSERVER_ALERT_PORT" \
+				--alert-handshake "$a6:$PBSERVER_ALERT_PORT" \
 				--tls-cert "$c/server.pem" --tls-key "$c/server.key"
 		fi
 		rm -f "$d/pbserver-$n.pid"
@@ -656,7 +663,8 @@ bench_pbserver_start() {
 	if ! out=$(SRV_NETNS=$BENCH_SERVER_NS _srv_py wait-tcp "$BENCH_DIR/pbserver-plain.pid" 5 \
 		"$a4:$PBSERVER_PORT" "$a4:$PBSERVER_PORT" "$a6:$PBSERVER_PORT" \
 		"$a4:$PBSERVER_TLS_PORT" "$a6:$PBSERVER_TLS_PORT" \
-		"$a4:$PBSERVER_STALL_PORT" "$a6:$PBSERVER_STALL_PORT"); then
+		"$a4:$PBSERVER_STALL_PORT" "$a6:$PBSERVER_STALL_PORT" \
+		"$a4:$PBSERVER_ALERT_PORT" "$a6:$PBSERVER_ALERT_PORT"); then
 		_bench_err "bench_pbserver_start: $out"
 		return 1
 	fi

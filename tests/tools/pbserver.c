@@ -4,23 +4,33 @@
  * Hand-written because nginx cannot produce what the accuracy tests need
  * from a server: a reset in the middle of a body, Nagle on or off per
  * connection, a response split into timed write() calls, 100 Continue and
- * 103 Early Hints, or a TLS listener that takes the ClientHello and never
- * answers (STYLE.md section 7: our own server only for what nginx cannot
- * do).  It also logs, per request, when each response write was issued:
+ * 103 Early Hints, a TLS listener that takes the ClientHello and never
+ * answers, one that sends a fatal alert in the middle of the handshake,
+ * and broken responses (a Content-Length longer than the body, bad
+ * chunked encoding, a header that never ends, a redirect to itself) for
+ * the fault matrix (STYLE.md section 7: our own server only for what
+ * nginx cannot do).  It also logs, per request, when each response write was issued:
  * ground truth from the server side for probe's timings.
  *
  *   pbserver --listen ADDR:PORT [--listen ADDR:PORT ...]
  *            [--stall-handshake ADDR:PORT ...] [--tls-cert F --tls-key F]
- *            [--pid-file F] [--log F]
+ *            [--alert-handshake ADDR:PORT ...] [--pid-file F] [--log F]
  *
  * ADDR:PORT is 127.0.0.1:8080, 198.18.0.2:8080 or [::1]:8080; port 0 picks
  * a free port.  Once every listener is bound, stdout gets one line per
- * listener in command-line order, "listening ADDR:PORT" (--listen) or
- * "listening ADDR:PORT stall-handshake", and then the pid file is written:
- * its appearance means ready.  With --tls-cert and --tls-key every --listen
- * listener speaks TLS 1.2 and 1.3 (session tickets on, ALPN http/1.1).
- * A --stall-handshake listener accepts, reads whatever comes (a ClientHello)
- * and never answers, until the client closes.  SIGTERM or SIGINT closes
+ * listener in command-line order, "listening ADDR:PORT" (--listen),
+ * "listening ADDR:PORT stall-handshake" or "listening ADDR:PORT
+ * alert-handshake", and then the pid file is written: its appearance means
+ * ready.  With --tls-cert and --tls-key every --listen listener speaks TLS
+ * 1.2 and 1.3 (session tickets on, ALPN http/1.1).  A --stall-handshake
+ * listener accepts, reads whatever comes (a ClientHello) and never
+ * answers, until the client closes.  An --alert-handshake listener (needs
+ * --tls-cert and --tls-key) speaks TLS 1.2 only and requires a client
+ * certificate: it answers the ClientHello (ServerHello, Certificate,
+ * CertificateRequest, ServerHelloDone), and when the client's flight comes
+ * without a certificate it sends a fatal handshake_failure alert (40) --
+ * in cleartext, as TLS 1.2 sends it before the server's ChangeCipherSpec
+ * -- and closes; it logs one line, end=tls_error.  SIGTERM or SIGINT closes
  * the listeners, removes the pid file and exits 0.  Exit 2: usage, 1: setup.
  *
  * Behaviour per request, from the query string (unknown names are ignored,
@@ -47,6 +57,15 @@
  *                 (HTTP/1.1 only, as is 100 Continue)
  *   close=1       "Connection: close" and close after the response
  *   early_ack=1   accepted and ignored: the kernel's quick ACK needs nothing
+ * Broken responses (each closes the connection after it, gracefully):
+ *   clen_extra=N  Content-Length says N bytes more than the body sent
+ *   bad_chunked=1 "Transfer-Encoding: chunked", the body as one good
+ *                 chunk, then a chunk-size line that is not hex ("zz")
+ *   endless_header=1  the status line, then header lines ("X-Endless-K:"
+ *                 and 64 bytes) with no end: written until a write fails
+ *                 or 64 MiB have gone (split_ms=N: N ms between lines)
+ *   redirect=1    302 with "Location:" the request target itself: a
+ *                 redirect loop (a status= in 300..399 replaces the 302)
  * Combine freely: /?think_ms=40&nodelay=0&split=2.  Order within a request:
  * head read, TCP_NODELAY, [100], body read, [103], think, final response,
  * then reset, close or the next request (keep-alive is the default).
@@ -127,8 +146,9 @@
 #define NOTE_MAX 128
 #define LOG_LINE_MAX 12288
 #define NS_PER_MS 1000000ULL
+#define ENDLESS_MAX (64ULL << 20)	/* endless_header=1: bytes at most */
 
-enum lst_kind { LST_HTTP, LST_STALL };
+enum lst_kind { LST_HTTP, LST_STALL, LST_ALERT };
 
 struct listener {
 	enum lst_kind kind;
@@ -152,6 +172,10 @@ enum param {
 	P_HINTS,
 	P_CLOSE,
 	P_EARLY_ACK,
+	P_CLEN_EXTRA,
+	P_BAD_CHUNKED,
+	P_ENDLESS_HEADER,
+	P_REDIRECT,
 	P_COUNT
 };
 
@@ -171,6 +195,10 @@ static const struct param_def {
 	[P_HINTS] = { "hints", 0, 1, 0 },
 	[P_CLOSE] = { "close", 0, 1, 0 },
 	[P_EARLY_ACK] = { "early_ack", 0, 1, 0 },
+	[P_CLEN_EXTRA] = { "clen_extra", 0, SIZE_MAX_BYTES, 0 },
+	[P_BAD_CHUNKED] = { "bad_chunked", 0, 1, 0 },
+	[P_ENDLESS_HEADER] = { "endless_header", 0, 1, 0 },
+	[P_REDIRECT] = { "redirect", 0, 1, 0 },
 };
 
 struct params {
@@ -257,14 +285,18 @@ struct req {
 
 /* One response: a head, then a literal or a generated body. */
 struct resp {
-	char head[512];
+	char head[PATH_LOG_MAX + 512];	/* room for a Location */
 	size_t head_len;
 	const char *lit;		/* NULL: 'a'..'z' pattern */
 	uint64_t body_len;
+	uint64_t clen_extra;		/* Content-Length says this much more */
+	const char *location;		/* a Location header's value, or NULL */
+	int chunked;			/* Transfer-Encoding: chunked instead */
 };
 
 static struct {
 	SSL_CTX *tls;
+	SSL_CTX *tls_alert;		/* --alert-handshake */
 	int log_fd;
 	pthread_mutex_t log_lock;
 	atomic_int nconns;
@@ -274,11 +306,13 @@ static struct {
 static const char usage_text[] =
 	"usage: pbserver --listen ADDR:PORT [--listen ADDR:PORT ...]\n"
 	"                [--stall-handshake ADDR:PORT ...]\n"
-	"                [--tls-cert F --tls-key F] [--pid-file F] [--log F]\n"
+	"                [--tls-cert F --tls-key F]\n"
+	"                [--alert-handshake ADDR:PORT ...]\n"
+	"                [--pid-file F] [--log F]\n"
 	"ADDR:PORT: 127.0.0.1:8080 or [::1]:8080 (port 0: any).  Query\n"
 	"parameters per request: think_ms nodelay split split_ms size status\n"
-	"rst_after continue continue_ms hints close early_ack (see the\n"
-	"source).\n";
+	"rst_after continue continue_ms hints close early_ack clen_extra\n"
+	"bad_chunked endless_header redirect (see the source).\n";
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -1020,14 +1054,29 @@ static void resp_head(struct resp *rs, int status, int keep)
 			     status, reason_text(status),
 			     keep ? "keep-alive" : "close");
 	} else {
+		char len_hdr[64];
+
+		if (rs->chunked)
+			snprintf(len_hdr, sizeof(len_hdr),
+				 "Transfer-Encoding: chunked\r\n");
+		else
+			snprintf(len_hdr, sizeof(len_hdr),
+				 "Content-Length: %" PRIu64 "\r\n",
+				 rs->body_len + rs->clen_extra);
 		n = snprintf(rs->head, sizeof(rs->head),
 			     "HTTP/1.1 %d %s\r\nServer: pbserver\r\n"
+			     "%s%s%s"
 			     "Content-Type: text/plain\r\n"
-			     "Content-Length: %" PRIu64 "\r\n"
+			     "%s"
 			     "Connection: %s\r\n\r\n",
-			     status, reason_text(status), rs->body_len,
+			     status, reason_text(status),
+			     rs->location ? "Location: " : "",
+			     rs->location ? rs->location : "",
+			     rs->location ? "\r\n" : "", len_hdr,
 			     keep ? "keep-alive" : "close");
 	}
+	if (n < 0 || (size_t)n >= sizeof(rs->head))
+		n = (int)sizeof(rs->head) - 1;	/* cannot happen: sized */
 	rs->head_len = (size_t)n;
 }
 
@@ -1059,6 +1108,77 @@ static enum next reply_error(struct conn *c, struct req *r, int status)
 	return NEXT_CLOSE;
 }
 
+/* A response that ends the connection, never gracefully parsed. */
+static int broken_response(const struct params *p)
+{
+	return p->v[P_CLEN_EXTRA] > 0 || p->v[P_BAD_CHUNKED] ||
+	       p->v[P_ENDLESS_HEADER];
+}
+
+/* bad_chunked=1: the head, the body as one chunk, then "zz" as a size. */
+static int send_bad_chunked(struct conn *c, struct req *r,
+			    const struct resp *rs)
+{
+	char line[32];
+	int n;
+
+	if (send_range(c, r, rs, 0, rs->head_len) < 0)
+		return -1;
+	if (r->head_only)
+		return 0;
+	if (rs->body_len > 0) {
+		n = snprintf(line, sizeof(line), "%" PRIx64 "\r\n",
+			     rs->body_len);
+		if (conn_write_all(c, line, (size_t)n) < 0 ||
+		    send_range(c, r, rs, rs->head_len,
+			       rs->head_len + rs->body_len) < 0 ||
+		    conn_write_all(c, "\r\n", 2) < 0)
+			return -1;
+	}
+	return conn_write_all(c, "zz\r\n", 4);
+}
+
+/*
+ * endless_header=1: the status line, then header lines and never the
+ * blank line, until a write fails (the client gave up) or ENDLESS_MAX.
+ * Lines are batched into CHUNK-sized writes unless split_ms spaces them.
+ */
+static int send_endless_header(struct conn *c, struct req *r)
+{
+	static const char pad[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+				  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	uint64_t sent = 0, k = 0, gap = r->p.v[P_SPLIT_MS];
+	size_t len;
+	int n, rc = 0;
+
+	if (r->nwrites < sizeof(r->writes) / sizeof(r->writes[0]))
+		r->writes[r->nwrites++] = now_ns(CLOCK_REALTIME);
+	n = snprintf(c->out, sizeof(c->out),
+		     "HTTP/1.1 %d %s\r\nServer: pbserver\r\n", r->status,
+		     reason_text(r->status));
+	len = (size_t)n;
+	while (sent < ENDLESS_MAX) {
+		n = snprintf(c->out + len, sizeof(c->out) - len,
+			     "X-Endless-%" PRIu64 ": %s\r\n", ++k, pad);
+		if (n < 0 || (size_t)n >= sizeof(c->out) - len) {
+			k--;		/* did not fit: write what we have */
+		} else {
+			len += (size_t)n;
+			if (gap == 0 && len + 128 < sizeof(c->out))
+				continue;
+		}
+		if (conn_write_all(c, c->out, len) < 0) {
+			rc = -1;
+			break;
+		}
+		sent += len;
+		len = 0;
+		sleep_ms(gap);
+	}
+	set_note(r, "endless_header:%" PRIu64 "_bytes", sent);
+	return rc;
+}
+
 /* The final response: split, timed, possibly cut short by a reset. */
 static int send_final(struct conn *c, struct req *r, int keep)
 {
@@ -1066,13 +1186,25 @@ static int send_final(struct conn *c, struct req *r, int keep)
 	struct resp rs = { 0 };
 	uint64_t total, body_part, k, off;
 
+	if (p->v[P_ENDLESS_HEADER]) {
+		r->final_idx = (int)r->nwrites;
+		return send_endless_header(c, r);
+	}
 	if (p->set & (1u << P_SIZE)) {
 		rs.body_len = p->v[P_SIZE];
 	} else {
 		rs.lit = "ok\n";
 		rs.body_len = 3;
 	}
+	rs.clen_extra = p->v[P_CLEN_EXTRA];
+	rs.chunked = (int)p->v[P_BAD_CHUNKED];
+	if (p->v[P_REDIRECT])
+		rs.location = r->path;
 	resp_head(&rs, r->status, keep);
+	if (rs.chunked) {
+		r->final_idx = (int)r->nwrites;
+		return send_bad_chunked(c, r, &rs);
+	}
 	body_part = r->head_only ? 0 : rs.body_len;
 	if ((p->set & (1u << P_RST_AFTER)) && p->v[P_RST_AFTER] < body_part)
 		body_part = p->v[P_RST_AFTER];
@@ -1123,8 +1255,10 @@ static enum next handle_request(struct conn *c, struct req *r, size_t hlen)
 	if (st != 0)
 		return reply_error(c, r, st);
 	r->status = (int)p->v[P_STATUS];
+	if (p->v[P_REDIRECT] && (r->status < 300 || r->status > 399))
+		r->status = 302;
 	keep = !p->v[P_CLOSE] && !r->conn_close &&
-	       (r->minor == 1 || r->conn_keep);
+	       (r->minor == 1 || r->conn_keep) && !broken_response(p);
 	nodelay = (int)p->v[P_NODELAY];
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, sizeof(nodelay));
 
@@ -1222,12 +1356,12 @@ static void stall_run(struct conn *c)
 	req_log(c, &r);
 }
 
-static int tls_accept(struct conn *c)
+static int tls_accept(struct conn *c, SSL_CTX *ctx)
 {
 	struct req r;
 	int rc;
 
-	c->ssl = SSL_new(srv.tls);
+	c->ssl = SSL_new(ctx);
 	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
 		c->tls_failed = 1;
 		return -1;
@@ -1266,7 +1400,14 @@ static void *conn_main(void *arg)
 	}
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (srv.tls != NULL && tls_accept(c) < 0)
+	if (c->kind == LST_ALERT) {
+		/* fails with the alert (logged); a lingering close after it,
+		 * so the client reads the alert rather than a reset */
+		if (tls_accept(c, srv.tls_alert) < 0)
+			next = NEXT_CLOSE;
+		goto out;
+	}
+	if (srv.tls != NULL && tls_accept(c, srv.tls) < 0)
 		goto out;
 	for (;;) {
 		struct req r;
@@ -1466,6 +1607,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "stall-handshake", required_argument, NULL, 's' },
+		{ "alert-handshake", required_argument, NULL, 'a' },
 		{ "tls-cert", required_argument, NULL, 'c' },
 		{ "tls-key", required_argument, NULL, 'k' },
 		{ "pid-file", required_argument, NULL, 'p' },
@@ -1485,12 +1627,15 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'l':
 		case 's':
+		case 'a':
 			if (nl == MAX_LISTENERS) {
 				fprintf(stderr, "pbserver: at most %d "
 					"listeners\n", MAX_LISTENERS);
 				return 2;
 			}
-			lst[nl].kind = opt == 'l' ? LST_HTTP : LST_STALL;
+			lst[nl].kind = opt == 'l'   ? LST_HTTP :
+				       opt == 's' ? LST_STALL :
+						    LST_ALERT;
 			lst[nl].spec = optarg;
 			lst[nl].fd = -1;
 			if (parse_addr(optarg, &lst[nl].ss, &lst[nl].len) < 0) {
@@ -1522,6 +1667,12 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc || nl == 0 || (cert == NULL) != (key == NULL))
 		return usage();
+	for (size_t i = 0; i < nl; i++)
+		if (lst[i].kind == LST_ALERT && cert == NULL) {
+			fprintf(stderr, "pbserver: --alert-handshake needs "
+				"--tls-cert and --tls-key\n");
+			return 2;
+		}
 
 	signal(SIGPIPE, SIG_IGN);
 	/* Blocked before any thread exists: only the signalfd sees them. */
@@ -1546,6 +1697,21 @@ int main(int argc, char **argv)
 	}
 	if (cert != NULL && (srv.tls = tls_ctx_new(cert, key)) == NULL)
 		return 1;
+	if (cert != NULL) {
+		/* --alert-handshake: TLS 1.2 (the alert in cleartext), a
+		 * client certificate required and none ever trusted */
+		if ((srv.tls_alert = tls_ctx_new(cert, key)) == NULL ||
+		    SSL_CTX_set_max_proto_version(srv.tls_alert,
+						  TLS1_2_VERSION) != 1) {
+			fprintf(stderr, "pbserver: TLS setup of "
+				"--alert-handshake failed\n");
+			return 1;
+		}
+		SSL_CTX_set_verify(srv.tls_alert,
+				   SSL_VERIFY_PEER |
+					   SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+				   NULL);
+	}
 	for (size_t i = 0; i < nl; i++) {
 		if (listener_open(&lst[i]) < 0) {
 			fprintf(stderr, "pbserver: listen %s: %s\n",
@@ -1558,7 +1724,9 @@ int main(int argc, char **argv)
 
 		fmt_addr((struct sockaddr *)&lst[i].ss, a, sizeof(a));
 		printf("listening %s%s\n", a,
-		       lst[i].kind == LST_STALL ? " stall-handshake" : "");
+		       lst[i].kind == LST_STALL ? " stall-handshake" :
+		       lst[i].kind == LST_ALERT ? " alert-handshake" :
+						  "");
 		pfd[i] = (struct pollfd){ .fd = lst[i].fd, .events = POLLIN };
 	}
 	fflush(stdout);
