@@ -6,6 +6,8 @@
 #                   same suite under -fsanitize=address,undefined
 #   make check-asan only the sanitizer half of `make check`
 #   make fuzz       libFuzzer on every tests/fuzz target (FUZZ_SECONDS each)
+#   make bench      every bench/ script, quick (a few minutes); FULL=1 all of
+#                   it (BENCHMARKS.md's figures); outputs in build/bench/
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make demo       run scenarios/demo.scn against a local demo target
 #                   (nginx + dnsmasq on private ports, stopped afterwards)
@@ -31,7 +33,8 @@ FUZZ_SECONDS ?= 60
 DEB_BUILD := gcc make pkg-config libc6-dev libcurl4-openssl-dev libc-ares-dev \
 	libssl-dev libpcap-dev libsqlite3-dev libmicrohttpd-dev libjson-c-dev
 DEB_TEST := libcmocka-dev sqlite3 dnsmasq-base nginx-light openssl iproute2 procps valgrind \
-	python3 curl util-linux bsdutils groff-base tshark tcpdump ethtool iputils-ping
+	python3 curl util-linux bsdutils groff-base tshark tcpdump ethtool iputils-ping \
+	time
 DEB_FUZZ := clang libfuzzer-14-dev
 PKGS := libcurl libcares openssl libpcap sqlite3 libmicrohttpd json-c
 
@@ -83,7 +86,7 @@ REPLAY_ASAN := $(patsubst tests/fuzz/%.c,$(B)/asan/replay/%,$(FUZZ_SRC))
 DEPS_STAMP := $(B)/.deps-ok
 
 .PHONY: all deps deps-fuzz check check-asan test-bins fuzz install demo clean \
-	format
+	format bench
 
 all: probe
 
@@ -197,6 +200,20 @@ $(B)/tools/pbserver: tests/tools/pbserver.c | $(DEPS_STAMP)
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g -o $@ $< \
 		$$(pkg-config --libs --cflags openssl)
 
+# bench/analyzer's synthetic capture (many concurrent TCP connections,
+# TLS and HTTP, retransmissions) and its floor (libpcap reading a file and
+# nothing else): one file each.
+$(B)/tools/pbgen: tests/tools/pbgen.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(call say,CC,$@)
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g -o $@ $< -lm
+
+$(B)/tools/pbread: tests/tools/pbread.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(call say,CC,$@)
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g -o $@ $< \
+		$$(pkg-config --libs --cflags libpcap)
+
 # Decodes a capture with src/packet/ and prints tshark-style fields
 # (tests/integration/0600-decode-vs-tshark.sh), or with --flows the
 # connections src/analyze/flow.c makes of it (0610-flows-vs-tshark.sh).
@@ -249,6 +266,12 @@ $(B)/tools/pbseed: $(B)/o/tests/tools/pbseed.o $(LIB_O)
 	$(call say,LINK,$@)
 	$(Q)$(CC) -o $@ $^ $(PKG_LIBS)
 
+# The store's write time and growth per run (bench/scale).
+$(B)/tools/pbstorebench: $(B)/o/tests/tools/pbstorebench.o $(LIB_O)
+	@mkdir -p $(@D)
+	$(call say,LINK,$@)
+	$(Q)$(CC) -o $@ $^ $(PKG_LIBS)
+
 test-bins: probe $(B)/asan/probe $(UNIT_BIN) $(UNIT_ASAN) $(REPLAY_BIN) \
 	$(REPLAY_ASAN) $(B)/tools/pbfwd $(B)/tools/pbserver \
 	$(B)/tools/pbdecode $(B)/tools/pbpcapng $(B)/tools/pbtlsdec \
@@ -290,6 +313,19 @@ fuzz: deps-fuzz $(GEN_SRC)
 		grep -E '^(Done|stat::)' $(B)/fuzz/$$t.log | sed "s/^/fuzz: $$t: /"; \
 		echo "fuzz: $$t: new inputs in $(B)/fuzz/$$t.new (merge with" \
 			"-merge=1 into $$c)"; \
+	done
+
+# ---- benchmarks (not part of check) -------------------------------------------
+# Each bench/ script prints its tables and the command; the outputs are kept
+# in build/bench/NAME.txt.  Needs root (the bench's namespaces).
+BENCH_SCRIPTS := accuracy analyzer overhead scale
+bench: probe $(B)/tools/pbfwd $(B)/tools/pbserver $(B)/tools/pbgen \
+		$(B)/tools/pbread $(B)/tools/pbstorebench
+	@mkdir -p $(B)/bench
+	@for b in $(BENCH_SCRIPTS); do \
+		echo "== bench/$$b $(if $(FULL),,--quick)"; \
+		bench/$$b $(if $(FULL),,--quick) | tee $(B)/bench/$$b.txt; \
+		[ $${PIPESTATUS[0]} -eq 0 ] || exit 1; echo; \
 	done
 
 # ---- demo, install ------------------------------------------------------------
