@@ -426,7 +426,11 @@ void dec_tls_stream_feed(struct dec_tls_stream *s, const uint8_t *data,
 		const uint8_t *b = cur_bytes(&in, n);
 		if (!b)
 			break;
-		if (s->body_have < DEC_TLS_KEEP) {
+		/* only handshake and alert bodies are ever read (deliver);
+		 * application data, most of the bytes, is not copied */
+		if (s->body_have < DEC_TLS_KEEP &&
+		    (s->rec.type == DEC_TLS_HANDSHAKE ||
+		     s->rec.type == DEC_TLS_ALERT)) {
 			size_t room = DEC_TLS_KEEP - s->body_have;
 			memcpy(s->body + s->body_have, b, n < room ? n : room);
 		}

@@ -87,6 +87,14 @@ void json_write_string(FILE *out, const char *str)
 	const unsigned char *s = (const unsigned char *)str;
 	fputc('"', out);
 	while (*s) {
+		/* a run that needs no escaping goes out in one write */
+		const unsigned char *run = s;
+		while (*s >= 0x20 && *s < 0x7f && *s != '"' && *s != '\\')
+			s++;
+		if (s > run)
+			fwrite(run, 1, (size_t)(s - run), out);
+		if (!*s)
+			break;
 		unsigned char c = *s;
 		if (c == '"' || c == '\\') {
 			fputc('\\', out);
