@@ -2134,6 +2134,7 @@ static void parse_line(struct pctx *c, const struct scn_line *l)
 
 static int copy_tmpl(struct scn_tmpl *dst, const struct scn_tmpl *src)
 {
+	tmpl_release(dst); /* what a failed option left, if anything */
 	memset(dst, 0, sizeof(*dst));
 	if (src->n == 0)
 		return 0;
@@ -2151,6 +2152,7 @@ static int copy_tmpl(struct scn_tmpl *dst, const struct scn_tmpl *src)
 
 static int copy_str(char **dst, const char *src)
 {
+	free(*dst); /* what a failed option left, if anything */
 	*dst = xstrdup(src);
 	return src && !*dst ? PE_NOMEM : 0;
 }
@@ -2184,6 +2186,12 @@ static int merge_defaults(struct pctx *c, struct scn_step *st)
 		case SCN_OPT_KEY: r |= copy_str(&o->key, d->key); break;
 		case SCN_OPT_PROXY: r |= copy_tmpl(&o->proxy, &d->proxy); break;
 		case SCN_OPT_PIN:
+			/* a step whose own pin= failed half-way holds some
+			 * (its bit unset): they go, the defaults' come */
+			for (size_t k = 0; k < o->n_pins; k++)
+				free(o->pins[k]);
+			free(o->pins);
+			o->n_pins = 0;
 			if (!(o->pins = calloc(d->n_pins, sizeof(*o->pins))))
 				return PE_NOMEM;
 			for (size_t k = 0; k < d->n_pins; k++) {
