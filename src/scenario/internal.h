@@ -60,6 +60,14 @@ int scn__diag(struct scn_diags *d, bool warning, unsigned line, unsigned col,
 
 /* Names of enums that only the plan printer needs. */
 const char *scn__http_name(enum scn_http_ver v);
+
+/*
+ * scn_regex.c: the size a POSIX ERE takes once glibc has compiled it, in
+ * nodes, estimated (saturating just above SCN_REGEX_MAX_COST); a pattern
+ * above the maximum is refused before regcomp() would spend gigabytes.
+ */
+#define SCN_REGEX_MAX_COST 20000ul
+unsigned long scn__regex_cost(const char *re);
 const char *scn__dns_tcp_name(enum scn_dns_tcp v);
 
 #endif

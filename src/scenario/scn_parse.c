@@ -592,6 +592,13 @@ static int check_regex(struct pctx *c, const char *re, unsigned line,
 		       unsigned col, bool needs_group)
 {
 	regex_t rx;
+	if (scn__regex_cost(re) > SCN_REGEX_MAX_COST) {
+		perr(c, line, col,
+		     "regex too large once compiled (repetitions multiply: "
+		     "at most %lu nodes)",
+		     SCN_REGEX_MAX_COST);
+		return -1;
+	}
 	int r = regcomp(&rx, re, REG_EXTENDED);
 	if (r != 0) {
 		char msg[128];
