@@ -282,6 +282,15 @@ int cli_main(int argc, char **argv)
 	return run_cmd(c, argc - 1, argv + 1);
 }
 
+int cli_recent_opt(const struct app *app, const char *arg, double *ms)
+{
+	if (units_duration_ms(arg, false, ms) < 0 || *ms < 60e3)
+		return cli_usage_error(app, "--recent '%s': expected a "
+					    "duration of a minute or more",
+				       arg);
+	return -1;
+}
+
 int cli_since_arg(const char *arg, char *buf, size_t len)
 {
 	double ms;

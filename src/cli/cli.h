@@ -118,6 +118,12 @@ const char *cli_env_lookup(const char *name, void *ctx);
  */
 int cli_since_arg(const char *arg, char *buf, size_t len);
 
+/*
+ * A --recent argument (compare, report): a duration of a minute or more
+ * into *ms.  -1 when it is one, else the usage error's exit code (said).
+ */
+int cli_recent_opt(const struct app *app, const char *arg, double *ms);
+
 /* Reset getopt_long's state before a command parses its argv. */
 void cli_getopt_reset(void);
 

@@ -167,12 +167,9 @@ int cmd_compare(int argc, char **argv, struct app *app)
 			scenario = optarg;
 			break;
 		case OPT_RECENT:
-			if (units_duration_ms(optarg, false, &recent_ms) < 0 ||
-			    recent_ms < 60e3)
-				return cli_usage_error(
-					app, "--recent '%s': expected a "
-					     "duration of a minute or more",
-					optarg);
+			if ((exit_now = cli_recent_opt(app, optarg,
+						       &recent_ms)) >= 0)
+				return exit_now;
 			break;
 		case OPT_RECENT_RUNS:
 			if (units_uint(optarg, 1, 100000, &recent_runs) < 0)

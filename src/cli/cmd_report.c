@@ -212,12 +212,9 @@ int cmd_report(int argc, char **argv, struct app *app)
 			color = optarg;
 			break;
 		case OPT_RECENT:
-			if (units_duration_ms(optarg, false, &recent_ms) < 0 ||
-			    recent_ms < 60e3)
-				return cli_usage_error(
-					app, "--recent '%s': expected a "
-					     "duration of 1m or more",
-					optarg);
+			if ((exit_now = cli_recent_opt(app, optarg,
+						       &recent_ms)) >= 0)
+				return exit_now;
 			break;
 		case OPT_SINCE:
 			if (cli_since_arg(optarg, since, sizeof(since)) < 0)
