@@ -1,18 +1,23 @@
 /*
- * cap_priv.c: give up capture rights once the pcap handles are open
- * (DESIGN section 8; contract in capture.h).  An open AF_PACKET socket
- * keeps working without the capability that created it, so everything
- * after capture_open() - scenario parsing, TLS, HTTP, the store - runs
- * unprivileged.
+ * cap_priv.c: give up rights once the pcap handles are open (DESIGN
+ * section 8; contract in capture.h).  An open AF_PACKET socket keeps
+ * working without the capability that created it, so everything after
+ * capture_open() - scenario parsing, TLS, HTTP, the store - runs without
+ * rights, except CAP_NET_RAW alone: a step can reach an address through
+ * an interface the capture did not open at the start (a name that
+ * resolves to 127.0.0.1 while the resolvers were on eth0), and opening
+ * that interface then needs it (capture_add_iface).  Nothing else is
+ * kept: no other capability in any set, no ambient or inheritable one,
+ * and PR_SET_NO_NEW_PRIVS so an exec'ed helper gets nothing back.
  *
- * The capability sets are cleared with the raw capset syscall rather than
+ * The capability sets are set with the raw capset syscall rather than
  * libcap: two 32-bit words per set, version 3, no new dependency.
- * PR_SET_NO_NEW_PRIVS then keeps an exec'ed helper from getting rights
- * back through file capabilities or a setuid bit.
  */
 #include "capture/capture.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <pwd.h>
@@ -39,32 +44,38 @@ static int to_user(const char *user, struct errbuf *err)
 	if (setgid(pw.pw_gid) < 0)
 		return errbuf_set(err, PE_PERM, "setgid(%u): %s",
 				  (unsigned)pw.pw_gid, strerror(errno));
+	/* KEEPCAPS: the permitted set survives the uid change (the
+	 * effective one is cleared), so CAP_NET_RAW can be kept below */
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+		return errbuf_set(err, PE_IO, "PR_SET_KEEPCAPS: %s",
+				  strerror(errno));
 	if (setuid(pw.pw_uid) < 0)
 		return errbuf_set(err, PE_PERM, "setuid(%u): %s",
 				  (unsigned)pw.pw_uid, strerror(errno));
-	/* a uid change from 0 without KEEPCAPS clears the capabilities */
+	(void)prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
 	if (pw.pw_uid != 0 && setuid(0) == 0)
 		return errbuf_set(err, PE_PERM, "still root after setuid(%u)",
 				  (unsigned)pw.pw_uid);
 	return 0;
 }
 
+/* Every capability set down to CAP_NET_RAW (when it was permitted),
+ * ambient cleared, PR_SET_NO_NEW_PRIVS. */
 static int drop_caps(struct errbuf *err)
 {
 	struct __user_cap_header_struct hdr = {
 		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
 	struct __user_cap_data_struct data[2];
-	bool any = false;
+	const unsigned word = CAP_NET_RAW / 32;
+	const uint32_t raw = 1u << (CAP_NET_RAW % 32);
 
 	memset(data, 0, sizeof(data));
 	if (syscall(SYS_capget, &hdr, data) < 0)
 		return errbuf_set(err, PE_IO, "capget: %s", strerror(errno));
-	for (int i = 0; i < 2; i++)
-		any |= data[i].effective || data[i].permitted ||
-		       data[i].inheritable;
-	if (!any)
-		return 0; /* nothing to give up */
+	bool keep = data[word].permitted & raw;
 	memset(data, 0, sizeof(data));
+	if (keep)
+		data[word].permitted = data[word].effective = raw;
 	hdr.version = _LINUX_CAPABILITY_VERSION_3;
 	hdr.pid = 0;
 	if (syscall(SYS_capset, &hdr, data) < 0)
@@ -79,12 +90,8 @@ static int drop_caps(struct errbuf *err)
 
 int cap_priv_drop(const char *user, struct errbuf *err)
 {
-	if (geteuid() == 0 && user) {
-		int ret = to_user(user, err);
-		if (ret == 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-			ret = errbuf_set(err, PE_IO, "PR_SET_NO_NEW_PRIVS: %s",
-					 strerror(errno));
-		return ret;
-	}
-	return drop_caps(err);
+	int ret = 0;
+	if (geteuid() == 0 && user)
+		ret = to_user(user, err);
+	return ret < 0 ? ret : drop_caps(err);
 }

@@ -183,21 +183,20 @@ int cap_iface_for(const struct dec_addr *dst, char name[IFNAMSIZ],
 		  struct errbuf *err) PE_WARN_UNUSED;
 
 /*
- * Give up capture rights once the handles are open (DESIGN section 8).
+ * Give up rights once the handles are open (DESIGN section 8).
  * Call it before starting any thread (capture_start, curl, c-ares):
  * capabilities are per thread, and the raw capset below changes only the
  * calling one (glibc's setuid/setgid do reach every thread).
  *   - euid 0 and user given: initgroups, setgid, setuid to that user
- *     (PE_NOTFOUND for an unknown user, PE_PERM if a step fails), which
- *     clears every capability; then PR_SET_NO_NEW_PRIVS.
- *   - euid 0 without a user: stays uid 0 (the store and spool it made
- *     are its own) but clears every capability as below: root without
- *     capabilities cannot override file permissions, trace, bind low
- *     ports or capture again.
- *   - not root, holding capabilities (setcap cap_net_raw+ep on the
- *     binary): clears the effective, permitted and inheritable sets (raw
- *     capset, no libcap), the ambient set, and sets PR_SET_NO_NEW_PRIVS.
- * Afterwards capture_add_iface() fails with PE_PERM: that is expected.
+ *     (PE_NOTFOUND for an unknown user, PE_PERM if a step fails), with
+ *     PR_SET_KEEPCAPS for the step below;
+ *   - then, in every case: every capability set cleared but CAP_NET_RAW,
+ *     kept in the permitted and effective sets when it was permitted
+ *     (root, or `setcap cap_net_raw+ep` on the binary) so that
+ *     capture_add_iface() can still open an interface a step turns out
+ *     to need; the ambient set cleared; PR_SET_NO_NEW_PRIVS.  Root
+ *     without a user stays uid 0 with CAP_NET_RAW alone: it overrides no
+ *     file permission, binds no low port, traces nothing.
  * Open handles keep working, and so does capture_set_filter().
  */
 int cap_priv_drop(const char *user, struct errbuf *err) PE_WARN_UNUSED;
