@@ -6,7 +6,8 @@
  *             routed through (or --interface / config `interface`), the
  *             filter of those endpoints (resolvers, literal addresses),
  *             then privileges dropped (config `user` when root; every
- *             capability otherwise), then the capture thread started;
+ *             capability but CAP_NET_RAW), then the capture thread
+ *             started;
  *   hooks     every endpoint a step is about to reach joins the filter
  *             before its first packet leaves (step_hooks.endpoint);
  *   analyze   after a run ends and a grace (RUN_CAPTURE_GRACE_*: the
