@@ -62,7 +62,7 @@ WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wvla -Wwrite-strings \
 	-Wshadow -Wformat=2 -Wmissing-prototypes -Wno-missing-field-initializers
 CFLAGS ?= -O2 -g
 BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -Isrc -I$(B)/gen \
-	-DPROBE_VERSION='"$(PROBE_VERSION)"' -DPROBE_GIT_REV='"$(GIT_REV)"' \
+	-DPROBE_VERSION='"$(PROBE_VERSION)"' \
 	-include src/util/banned_pre.h
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
@@ -86,7 +86,7 @@ REPLAY_ASAN := $(patsubst tests/fuzz/%.c,$(B)/asan/replay/%,$(FUZZ_SRC))
 DEPS_STAMP := $(B)/.deps-ok
 
 .PHONY: all deps deps-fuzz check check-asan test-bins fuzz install demo clean \
-	format bench
+	format bench FORCE
 
 all: probe
 
@@ -158,6 +158,17 @@ $(B)/asan/gen/%.o: $(B)/gen/%.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(BASE_CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
+
+# The git revision `probe --version` names, in a header rewritten only when
+# HEAD moved: cli.c alone depends on it (a -D flag would leave every other
+# object as it was and the revision stale).
+GIT_REV_H := $(B)/gen/git_rev.h
+$(GIT_REV_H): FORCE
+	@mkdir -p $(@D)
+	@printf '#define PROBE_GIT_REV "%s"\n' "$(GIT_REV)" >$@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv -f $@.tmp $@
+$(B)/o/src/cli/cli.o $(B)/asan/src/cli/cli.o: $(GIT_REV_H)
+FORCE:
 
 # The migrations are compiled into the binary: an installed probe needs no
 # schema/ directory beside it.

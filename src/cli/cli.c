@@ -15,6 +15,10 @@
 #include <string.h>
 #include <time.h>
 
+#ifndef PROBE_GIT_REV /* the fuzz build sets it */
+#include "git_rev.h"   /* build/gen: Makefile */
+#endif
+
 #include <ares.h>
 #include <curl/curl.h>
 #include <openssl/crypto.h>
