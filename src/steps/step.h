@@ -161,6 +161,9 @@ char *step_redact(const struct step_env *env, const char *text);
 int step_secret_add(struct step_env *env, const char *label,
 		    const char *value, size_t len);
 
+/* Free (and wipe) the run's extracted variables and secrets. */
+void step_env_release_vars(struct step_env *env);
+
 /*
  * Fail the job's step: ok = false, error class and a detail, which is
  * redacted (step_redact) before it is kept.  The first failure wins.

@@ -232,6 +232,24 @@ char *step_redact(const struct step_env *env, const char *in)
 	return s;
 }
 
+void step_env_release_vars(struct step_env *env)
+{
+	for (size_t k = 0; k < env->n_vars; k++) {
+		free(env->vars[k].name);
+		step_secret_free(env->vars[k].value);
+	}
+	free(env->vars);
+	env->vars = NULL;
+	env->n_vars = env->cap_vars = 0;
+	for (size_t k = 0; k < env->n_secrets; k++) {
+		free(env->secrets[k].name);
+		step_secret_free(env->secrets[k].value);
+	}
+	free(env->secrets);
+	env->secrets = NULL;
+	env->n_secrets = env->cap_secrets = 0;
+}
+
 int step_secret_add(struct step_env *env, const char *label,
 		    const char *value, size_t len)
 {
@@ -603,16 +621,7 @@ int step_exec_run(struct step_loop *loop, struct step_exec_item *items,
 		struct step_exec_state *s = items[i].state;
 		if (!s)
 			continue;
-		for (size_t k = 0; k < s->env.n_vars; k++) {
-			free(s->env.vars[k].name);
-			step_secret_free(s->env.vars[k].value);
-		}
-		free(s->env.vars);
-		for (size_t k = 0; k < s->env.n_secrets; k++) {
-			free(s->env.secrets[k].name);
-			step_secret_free(s->env.secrets[k].value);
-		}
-		free(s->env.secrets);
+		step_env_release_vars(&s->env);
 		free(s->env.flows);
 		tls_trace_set_release(&s->traces);
 		free(s);

@@ -369,11 +369,7 @@ static void finish(void)
 	step_http_env_release(&T.env);
 	assert_null(T.env.http);
 	step_dns_env_release(&T.env);
-	for (size_t k = 0; k < T.env.n_vars; k++) {
-		free(T.env.vars[k].name);
-		step_secret_free(T.env.vars[k].value);
-	}
-	free(T.env.vars);
+	step_env_release_vars(&T.env);
 	tls_trace_set_release(&T.traces);
 	run_rec_release(&T.run);
 	scn_plan_release(&T.plan);
