@@ -250,13 +250,28 @@ void step_tls_env_release(struct step_env *env);
 
 struct step_connect;
 
+/* A connect's two addresses, the local one as the kernel bound it. */
+struct step_conn_tuple {
+	struct sockaddr_storage local, remote;
+};
+
 /*
  * fd >= 0: connected (the callee owns it now); fd < 0: error_class
  * ("tcp.refused", "tcp.timeout", "tcp.unreachable", "tcp.error") and
- * detail.  connect_ms from connect(2) to writable.
+ * detail.  connect_ms from connect(2) to writable.  tuple: the attempt's
+ * addresses (valid during the call), NULL when no SYN left (no socket,
+ * connect(2) refused at once): a step that fails records its last
+ * attempt as its connection with them, so the findings its packets show
+ * are the step's (a failed attempt before a success stays the run's).
  */
 typedef void (*step_connect_cb)(void *ctx, int fd, const char *error_class,
-				const char *detail, double connect_ms);
+				const char *detail, double connect_ms,
+				const struct step_conn_tuple *tuple);
+
+/* A connection record for a connect attempt that failed: the step's,
+ * with a key, its addresses and conn_state new.  PE_NOMEM. */
+int step_rec_add_attempt(struct step_job *job,
+			 const struct step_conn_tuple *tuple) PE_WARN_UNUSED;
 
 /*
  * Start a non-blocking connect to sa; cb is called exactly once, never

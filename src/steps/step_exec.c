@@ -329,6 +329,27 @@ void step_conn_from_fd(struct conn_rec *c, int fd)
 		sockaddr_text(&ss, &c->dst_addr, &c->dst_port);
 }
 
+int step_rec_add_attempt(struct step_job *job,
+			 const struct step_conn_tuple *tuple)
+{
+	struct conn_rec *c;
+	if (!tuple)
+		return 0;
+	int ret = step_rec_add_conn(job->rec, &c);
+	if (ret == PE_LIMIT)
+		return 0;
+	if (ret < 0)
+		return ret;
+	c->key = step_env_conn_key(job->env);
+	sockaddr_text(&tuple->local, &c->src_addr, &c->src_port);
+	sockaddr_text(&tuple->remote, &c->dst_addr, &c->dst_port);
+	c->family = tuple->remote.ss_family == AF_INET6 ? RUN_FAMILY_IPV6
+							: RUN_FAMILY_IPV4;
+	c->conn_state = RUN_CONN_NEW;
+	c->source = RUN_SOURCE_LIBRARY;
+	return c->src_addr && c->dst_addr ? 0 : PE_NOMEM;
+}
+
 uint64_t step_job_deadline_ns(const struct step_job *job)
 {
 	uint64_t d = job->t0_ns + (uint64_t)job->st->opts.timeout_ms * 1000000u;

@@ -30,6 +30,8 @@ struct step_connect {
 	const char *error_class;       /* set when the result is known */
 	char detail[128];
 	bool done;
+	struct step_conn_tuple tuple;
+	bool have_tuple;             /* a SYN left: tuple is set */
 };
 
 static const char *errno_class(int e)
@@ -63,8 +65,11 @@ static void connect_finish(struct step_connect *c, int fd,
 	if (fd < 0 && c->fd >= 0)
 		close(c->fd);
 	double ms = step_ms(c->t0_ns, now);
+	struct step_conn_tuple tuple = c->tuple;
+	bool have = c->have_tuple;
 	free(c);
-	cb(ctx, fd, error_class, fd < 0 ? detail : NULL, ms);
+	cb(ctx, fd, error_class, fd < 0 ? detail : NULL, ms,
+	   have ? &tuple : NULL);
 }
 
 static void on_writable(struct step_loop *loop, int fd, unsigned ev,
@@ -110,8 +115,16 @@ static int connect_now(struct step_connect *c, const struct sockaddr *sa,
 	step_env_endpoint(c->env, IPPROTO_TCP, sa);
 	int r = connect(c->fd, sa, len);
 	int e = errno;
-	if (r == 0 || e == EINPROGRESS)
+	if (r == 0 || e == EINPROGRESS) {
 		step_env_flow(c->env, IPPROTO_TCP, c->fd, sa);
+		socklen_t ll = sizeof(c->tuple.local);
+		if (getsockname(c->fd, (struct sockaddr *)&c->tuple.local,
+				&ll) == 0 &&
+		    len <= sizeof(c->tuple.remote)) {
+			memcpy(&c->tuple.remote, sa, len);
+			c->have_tuple = true;
+		}
+	}
 	errno = e;
 	return r;
 }
@@ -201,6 +214,8 @@ struct tcp_try {
 	char detail[160];
 	double dns_ms, connect_ms;
 	bool ok, finished;
+	struct step_conn_tuple last;  /* the last failed attempt's */
+	bool have_last;
 };
 
 struct tcp_job {
@@ -226,6 +241,12 @@ static void tcp_job_finish(struct step_loop *loop, void *ctx)
 	for (size_t i = 0; i < tj->n_tries; i++) {
 		struct tcp_try *t = &tj->tries[i];
 		if (!t->ok) {
+			/* the last attempt is the failed try's connection:
+			 * what its packets show (TCP_REFUSED, SYN_NO_SYNACK)
+			 * is the step's too */
+			if (step_rec_add_attempt(job, t->have_last ? &t->last
+								   : NULL) < 0)
+				step_fail(job, "internal", "out of memory");
 			const char *fam = tj->n_tries > 1
 						  ? (t->family == AF_INET6
 							     ? "ipv6: "
@@ -249,11 +270,15 @@ static void tcp_try_end(struct tcp_try *t)
 }
 
 static void on_connected(void *ctx, int fd, const char *error_class,
-			 const char *detail, double connect_ms)
+			 const char *detail, double connect_ms,
+			 const struct step_conn_tuple *tuple)
 {
 	struct tcp_try *t = ctx;
 	struct step_job *job = t->tj->job;
 	if (fd < 0) {
+		t->have_last = tuple != NULL;
+		if (tuple)
+			t->last = *tuple;
 		t->error_class = error_class;
 		snprintf(t->detail, sizeof(t->detail), "%s", detail);
 		t->connect_ms = connect_ms;

@@ -207,6 +207,8 @@ struct tls_job {
 	struct step_addrs addrs;
 	size_t next_addr;
 	char last_class[32];   /* of the last failed connect */
+	struct step_conn_tuple last_tuple; /* and its addresses */
+	bool have_last_tuple;
 	char last_detail[DETAIL_LEN];
 	int fd;
 	bool watching;
@@ -808,11 +810,15 @@ static void start_handshake(struct tls_job *tj)
 static void connect_next(struct tls_job *tj);
 
 static void on_connect(void *ctx, int fd, const char *error_class,
-		       const char *detail, double connect_ms)
+		       const char *detail, double connect_ms,
+		       const struct step_conn_tuple *tuple)
 {
 	struct tls_job *tj = ctx;
 
 	if (fd < 0) {
+		tj->have_last_tuple = tuple != NULL;
+		if (tuple)
+			tj->last_tuple = *tuple;
 		snprintf(tj->last_class, sizeof(tj->last_class), "%s",
 			 error_class ? error_class : "tcp.error");
 		snprintf(tj->last_detail, sizeof(tj->last_detail), "%s",
@@ -830,6 +836,12 @@ static void connect_next(struct tls_job *tj)
 	size_t i = tj->next_addr;
 
 	if (i >= tj->addrs.n) {
+		/* the last attempt is the failed step's connection (see
+		 * step_tcp.c) */
+		if (step_rec_add_attempt(tj->job, tj->have_last_tuple
+							  ? &tj->last_tuple
+							  : NULL) < 0)
+			fail_nomem(tj, "tls connect");
 		fail(tj, tj->last_class[0] ? tj->last_class : "tcp.error",
 		     "%s", tj->last_detail);
 		finish(tj);

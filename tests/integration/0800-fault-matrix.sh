@@ -257,9 +257,8 @@ row_tcp_refused() {
 	prun tcp_refused
 	expect_rc 1 "tcp_refused: exit 1"
 	step_is tcp_refused "failed tcp.refused"
-	# for the run: a tcp step's failed connect is stored as a connection
-	# (and findings) of no step (step_id NULL)
-	finding tcp_refused TCP_REFUSED
+	# the failed attempt is the step's connection, its finding the step's
+	finding tcp_refused TCP_REFUSED step
 	no_crash tcp_refused
 }
 
@@ -268,7 +267,7 @@ row_tcp_syn_blackholed() {
 	prun tcp_syn_blackholed
 	expect_rc 1 "tcp_syn_blackholed: exit 1"
 	step_is tcp_syn_blackholed "failed tcp.timeout"
-	finding tcp_syn_blackholed SYN_NO_SYNACK # for the run, as above
+	finding tcp_syn_blackholed SYN_NO_SYNACK step
 	between tcp_syn_blackholed "$(q tcp_syn_blackholed "SELECT total_ms FROM steps WHERE name = 's'")" 1900 4500 \
 		"the step gave up at its 2 s timeout"
 	no_crash tcp_syn_blackholed

@@ -102,10 +102,13 @@ struct conn_result {
 	const char *error_class;
 	double ms;
 	int calls;
+	bool have_tuple;
+	struct step_conn_tuple tuple;
 };
 
 static void on_conn(void *ctx, int fd, const char *error_class,
-		    const char *detail, double connect_ms)
+		    const char *detail, double connect_ms,
+		    const struct step_conn_tuple *tuple)
 {
 	struct conn_result *r = ctx;
 	(void)detail;
@@ -113,6 +116,9 @@ static void on_conn(void *ctx, int fd, const char *error_class,
 	r->error_class = error_class;
 	r->ms = connect_ms;
 	r->calls++;
+	r->have_tuple = tuple != NULL;
+	if (tuple)
+		r->tuple = *tuple;
 }
 
 /* A listening socket on 127.0.0.1 and its port. */
@@ -176,6 +182,13 @@ static void test_step_connect_ok_and_refused(void **state)
 	assert_int_equal(bad.calls, 1);
 	assert_int_equal(bad.fd, -1);
 	assert_string_equal(bad.error_class, "tcp.refused");
+	/* the refused attempt's addresses: the step records it with them */
+	assert_true(bad.have_tuple);
+	const struct sockaddr_in *rl = (const void *)&bad.tuple.local;
+	const struct sockaddr_in *rr = (const void *)&bad.tuple.remote;
+	assert_int_equal(rl->sin_family, AF_INET);
+	assert_true(ntohs(rl->sin_port) > 0);
+	assert_int_equal(ntohs(rr->sin_port), port);
 
 	/* cancelled: never called back */
 	int lfd2 = listener(&port);

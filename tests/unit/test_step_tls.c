@@ -817,7 +817,13 @@ static void test_step_tls_connect_fails(void **state)
 	tenv_init(&t, "tls 127.0.0.1:%u ca=%s/ca.pem", closed_port, tmpdir);
 	r = run_step(&t, 0);
 	expect_fail(r, "tcp.refused", NULL);
-	assert_int_equal(r->n_conns, 0);
+	/* the refused attempt is the step's connection (its RST a finding
+	 * of the step's once the packets are analyzed) */
+	assert_int_equal(r->n_conns, 1);
+	assert_string_equal(r->conns[0].dst_addr, "127.0.0.1");
+	assert_int_equal(r->conns[0].dst_port, closed_port);
+	assert_true(r->conns[0].src_port > 0);
+	assert_int_not_equal(r->conns[0].key, 0);
 	assert_int_equal(t.traces.n, 0);
 	tenv_release(&t);
 }
