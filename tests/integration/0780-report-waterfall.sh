@@ -95,7 +95,8 @@ if command -v script >/dev/null; then
 	grep -q $'\033\[3[0-9]m' "$T/tty.txt" && ok "colours on a terminal" || not_ok "colours on a terminal" "$(head -3 "$T/tty.txt")"
 	NO_COLOR=1 TERM=xterm script -qec "$PROBE report --db $DB --config /dev/null" /dev/null >"$T/nc.txt" 2>&1
 	grep -q $'\033\[' "$T/nc.txt" && not_ok "NO_COLOR: no colours on a terminal" || ok "NO_COLOR: no colours on a terminal"
-	grep -q $'\u2588' "$T/tty.txt" && ok "Unicode bars in a UTF-8 locale" || ok "bars in ASCII (the locale is not UTF-8: $(locale charmap 2>/dev/null))"
+	LC_ALL=C.UTF-8 TERM=xterm script -qec "$PROBE report --db $DB --config /dev/null" /dev/null >"$T/u8.txt" 2>&1
+	grep -q $'\u2588' "$T/u8.txt" && ok "Unicode bars in a UTF-8 locale" || not_ok "Unicode bars in a UTF-8 locale" "$(head -5 "$T/u8.txt")"
 else
 	skip "colours on a terminal" "script(1) is not installed"
 fi

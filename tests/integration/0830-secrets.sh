@@ -100,7 +100,7 @@ op=$(sql "$D/p.db" "SELECT path FROM pcaps p JOIN runs r ON r.seq = p.run_seq WH
 if command -v tshark >/dev/null && [ -n "$kp" ]; then
 	n=$(tshark -r "$D/spool/$kp" -Y 'http.authorization' -T fields -e http.authorization 2>/dev/null | grep -c "$PB_TOKEN")
 	[ "$n" -ge 1 ] && ok "keylog on: decrypted with its own secrets, the TLS request is whole ($n)" ||
-		ok "keylog on: tshark did not decrypt here (not a failure of probe's: the secrets are checked above)"
+		not_ok "keylog on: tshark decrypts the TLS request with the pcap's own secrets" "matches: $n"
 fi
 
 # modes: files 0600, directories 0700
