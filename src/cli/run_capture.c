@@ -363,7 +363,11 @@ int run_capture_analyze(struct run_cap *rc, struct step_exec_item *item,
 	size_t n_flows, n_hints;
 	/* the frames the kernel has taken so far, all in the ring (a late
 	 * reader thread costs waiting here, not frames) */
-	(void)capture_sync(rc->cap, RUN_CAPTURE_SYNC_MAX_MS * 1000000ull);
+	if (capture_sync(rc->cap, RUN_CAPTURE_SYNC_MAX_MS * 1000000ull) < 0)
+		fprintf(stderr,
+			"probe run: capture: the reader thread lagged over "
+			"%d ms; run %s is analyzed with the frames it has\n",
+			RUN_CAPTURE_SYNC_MAX_MS, item->run->run_id);
 	const struct step_flow *sf = step_exec_item_flows(item, &n_flows);
 	struct an_flow *flows = make_flows(sf, n_flows);
 	struct an_tls_hint *hints =
