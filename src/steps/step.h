@@ -91,10 +91,8 @@ struct step_env {
 	size_t n_secrets, cap_secrets;
 	uint32_t next_conn_key;       /* conn_rec.key values handed out */
 	uint64_t deadline_ns;         /* the scenario's whole budget */
-	/* the realtime clock at the monotonic origin, to timestamp rows */
-	uint64_t mono0_ns;
-	int64_t real0_ns;
-	/* both clocks read at the run's start and end (timeutil.h) */
+	/* both clocks read at the run's start and end (timeutil.h); rows
+	 * are timestamped with the start's offset (step_utc) */
 	struct clock_map clock;
 };
 

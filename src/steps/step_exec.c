@@ -176,7 +176,7 @@ double step_ms(uint64_t from_ns, uint64_t to_ns)
 
 char *step_utc(const struct step_env *env, uint64_t mono_ns)
 {
-	int64_t real = env->real0_ns + (int64_t)(mono_ns - env->mono0_ns);
+	int64_t real = env->clock.off0_ns + (int64_t)mono_ns;
 	time_t sec = (time_t)(real / 1000000000);
 	long usec = (long)((real % 1000000000) / 1000);
 	struct tm tm;
@@ -583,12 +583,8 @@ static int start_scenario(struct step_exec_run_ctx *rc,
 	s->env.run = item->run;
 	s->env.traces = &s->traces;
 	s->env.hooks = rc->hooks;
-	int64_t off;
-	s->env.mono0_ns = clock_map_read(&off);
-	s->env.real0_ns = (int64_t)s->env.mono0_ns + off;
-	s->env.clock.mono0_ns = s->env.mono0_ns;
-	s->env.clock.off0_ns = off;
-	s->t0_ns = s->env.mono0_ns;
+	s->env.clock.mono0_ns = clock_map_read(&s->env.clock.off0_ns);
+	s->t0_ns = s->env.clock.mono0_ns;
 	s->env.deadline_ns =
 		s->t0_ns + (uint64_t)item->plan->timeout_ms * 1000000u;
 	rc->active++;

@@ -330,9 +330,10 @@ static void run(const char *text)
 	T.env.plan = &T.plan;
 	T.env.run = &T.run;
 	T.env.traces = &T.traces;
-	T.env.mono0_ns = step_loop_now_ns();
-	T.env.real0_ns = (int64_t)time(NULL) * 1000000000;
-	T.env.deadline_ns = T.env.mono0_ns + 30ull * 1000000000u;
+	T.env.clock.mono0_ns = step_loop_now_ns();
+	T.env.clock.off0_ns = (int64_t)time(NULL) * 1000000000 -
+			  (int64_t)T.env.clock.mono0_ns;
+	T.env.deadline_ns = T.env.clock.mono0_ns + 30ull * 1000000000u;
 	struct errbuf err = { "" };
 	assert_int_equal(step_dns_env_init(&T.env, &err), 0);
 	assert_int_equal(step_http_env_init(&T.env, &err), 0);

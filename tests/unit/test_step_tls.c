@@ -413,8 +413,9 @@ static void tenv_init(struct tenv *t, const char *fmt, ...)
 	t->env.run = &t->run;
 	t->env.traces = &t->traces;
 	t->env.deadline_ns = step_loop_now_ns() + 30000000000u;
-	t->env.mono0_ns = step_loop_now_ns();
-	t->env.real0_ns = (int64_t)time(NULL) * 1000000000;
+	t->env.clock.mono0_ns = step_loop_now_ns();
+	t->env.clock.off0_ns = (int64_t)time(NULL) * 1000000000 -
+			  (int64_t)t->env.clock.mono0_ns;
 	assert_int_equal(step_dns_env_init(&t->env, &err), 0);
 }
 
