@@ -40,8 +40,6 @@ struct run_cap {
 	bool explicit_iface;         /* --interface: no other interface */
 	uint16_t dns_ports[RC_MAX_PORTS];
 	size_t n_dns_ports;
-	int64_t clock_off0_ns;       /* CLOCK_REALTIME - MONOTONIC at open */
-	uint64_t mono0_ns;
 	bool warned_iface;
 };
 
@@ -233,7 +231,6 @@ struct run_cap *run_capture_open(const struct scn_plan *plans, size_t n,
 		goto fail;
 	if (cap_priv_drop(user, err) < 0 || capture_start(rc->cap, err) < 0)
 		goto fail;
-	rc->mono0_ns = clock_map_read(&rc->clock_off0_ns);
 	free(filter);
 	free(dests);
 	return rc;
@@ -418,18 +415,16 @@ int run_capture_analyze(struct run_cap *rc, struct step_exec_item *item,
 		ret = an_run_finding(run, NULL, 0, "CAPTURE_TRUNCATED", NULL,
 				     0, detail);
 	}
-	/* a step of the wall clock during the run (its own two readings;
-	 * a run without them: since the capture opened) */
+	/* a step of the wall clock during the run (its two readings) */
 	const struct clock_map *cm = step_exec_item_clock(item);
-	struct clock_map pm = { .mono0_ns = rc->mono0_ns,
-				.off0_ns = rc->clock_off0_ns };
-	pm.mono1_ns = clock_map_read(&pm.off1_ns);
-	if (!cm || !cm->mono0_ns || !cm->mono1_ns)
-		cm = &pm;
-	double step_ms = fabs((double)(cm->off1_ns - cm->off0_ns)) / 1e6;
-	double allow =
-		1.0 + 0.0006 * (double)(cm->mono1_ns - cm->mono0_ns) / 1e6;
-	if (ret == 0 && step_ms > allow) {
+	bool read = cm && cm->mono0_ns && cm->mono1_ns;
+	double step_ms =
+		read ? fabs((double)(cm->off1_ns - cm->off0_ns)) / 1e6 : 0;
+	double allow = read ? 1.0 + 0.0006 *
+					    (double)(cm->mono1_ns -
+						     cm->mono0_ns) / 1e6
+			    : 0;
+	if (ret == 0 && read && step_ms > allow) {
 		snprintf(detail, sizeof(detail),
 			 "the wall clock moved %.3f ms against the monotonic "
 			 "clock during the run: wire times are suspect",
